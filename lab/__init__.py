@@ -1,0 +1,1 @@
+"""collapse-lab: train generative models on their own samples and measure the collapse."""
