@@ -1,0 +1,23 @@
+"""Real datasets by name (`data.name` in a config), as in-memory uint8 tensors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lab.data.images import ImageSet, RealData
+
+if TYPE_CHECKING:
+    from lab.config import DataConfig
+
+__all__ = ["ImageSet", "RealData", "load_real_data"]
+
+
+def load_real_data(config: DataConfig) -> RealData:
+    """Load the dataset a config names; a missing or broken one is one DataError sentence."""
+    if config.name == "mnist5k":
+        from lab.data.mnist5k import load_mnist5k
+
+        return load_mnist5k(config.heldout_per_class, config.split_seed)
+    from lab.data.mnist import load_mnist
+
+    return load_mnist(config.root, config.download)
