@@ -1,0 +1,55 @@
+"""Train any LightningModule on in-memory uint8 tensors with `Trainer.fit`.
+
+Shared by generative models and judges, so both get the same device plan, the same
+on-device batches and the same quiet, progress-bar-only output.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+
+from lab.batches import IndexBatches
+from lab.device import DevicePlan
+from lab.progress import TrainingProgress
+
+# Lightning's start-up banner ("GPU available: ...", "Seed set to ...") says nothing our
+# own output does not; warnings stay visible.
+for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+# Lightning 2.6 calls an API that torch 2.14 deprecates, once per fit; nothing for users to do.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def fit(
+    module: L.LightningModule,
+    tensors: Sequence[torch.Tensor],
+    *,
+    plan: DevicePlan,
+    batch_size: int,
+    seed: int,
+    max_epochs: int | None = None,
+    max_steps: int | None = None,
+    label: str = "train",
+) -> None:
+    """Train `module` on `tensors` (images, and labels for a classifier) in place."""
+    batches = IndexBatches([plan.place(t) for t in tensors], batch_size, seed)
+    trainer = L.Trainer(
+        max_epochs=max_epochs if max_epochs is not None else -1,
+        max_steps=max_steps if max_steps is not None else -1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[TrainingProgress(label)],
+        **plan.trainer_kwargs(),
+    )
+    trainer.fit(module, train_dataloaders=batches)
+    # Lightning hands the module back on the CPU; sampling and judging run on the plan's device.
+    module.to(plan.device)
+    module.eval()

@@ -1,0 +1,107 @@
+"""A convolutional VAE, as in the Nature paper's MNIST experiment (Shumailov et al. 2024).
+
+The reference code (github.com/Zakahler/curse_recurse) uses 4x4 stride-2 convolutions with
+1 -> 64 -> 128 channels, 20 latent dimensions and a BCE + KL loss; `VAEConfig`'s defaults
+are that architecture, and the experiment YAMLs shrink it for CPU demos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lab.errors import ConfigError
+from lab.schema import SchemaError, bounds
+from models.pixels import to_uint8, to_unit
+
+_KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each conv halves height and width exactly
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    kind: Literal["vae"] = "vae"
+    latent_dim: int = field(default=20, metadata=bounds(ge=1))
+    # Channels of the encoder's stride-2 convolutions; the decoder mirrors them.
+    channels: tuple[int, ...] = field(default=(64, 128), metadata=bounds(ge=1))
+    # Weight of the KL term (1.0 is the plain ELBO).
+    kl_weight: float = field(default=1.0, metadata=bounds(ge=0))
+
+    def check(self, prefix: str) -> None:
+        if not self.channels:
+            raise SchemaError(f"{prefix}.channels", "must list at least one channel count")
+
+
+class VAE(L.LightningModule):
+    """Gaussian latent, Bernoulli decoder over pixel intensities in [0, 1]."""
+
+    def __init__(self, config: VAEConfig, image_shape: tuple[int, int, int], lr: float) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        factor = _STRIDE ** len(config.channels)
+        if height % factor or width % factor:
+            raise ConfigError(
+                f"model.channels has {len(config.channels)} stride-2 layers, so image height and "
+                f"width must be multiples of {factor}, but the data is {height}x{width}; "
+                "use fewer channel entries."
+            )
+        self.config = config
+        self.lr = lr
+        self.latent_dim = config.latent_dim
+        self.inner_shape = (config.channels[-1], height // factor, width // factor)
+        inner = config.channels[-1] * (height // factor) * (width // factor)
+
+        encoder: list[nn.Module] = []
+        previous = channels
+        for count in config.channels:
+            encoder += [nn.Conv2d(previous, count, _KERNEL, _STRIDE, _PADDING), nn.ReLU()]
+            previous = count
+        self.encoder = nn.Sequential(
+            *encoder, nn.Flatten(), nn.Linear(inner, 2 * config.latent_dim)
+        )
+
+        decoder: list[nn.Module] = [nn.Linear(config.latent_dim, inner), nn.ReLU()]
+        decoder.append(nn.Unflatten(1, self.inner_shape))
+        widths = list(reversed(config.channels)) + [channels]
+        for i, (source, target) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            decoder.append(nn.ConvTranspose2d(source, target, _KERNEL, _STRIDE, _PADDING))
+            if i < len(widths) - 2:
+                decoder.append(nn.ReLU())
+        self.decoder = nn.Sequential(*decoder)  # outputs logits
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        x = to_unit(batch)
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        logits = self.decoder(z)
+        size = x.shape[0]
+        reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / size
+        kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp()) / size
+        loss = reconstruction + self.config.kl_weight * kl
+        self.log_dict({"loss": loss, "reconstruction": reconstruction, "kl": kl}, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+    @torch.inference_mode()
+    def sample(self, n: int, generator: torch.Generator, batch_size: int = 1000) -> torch.Tensor:
+        """`n` images as uint8 [n, C, H, W] on the CPU.
+
+        A sample is z ~ N(0, I) drawn from `generator` on the CPU (so the same generator
+        gives the same latents on any device), decoded to per-pixel Bernoulli means, and
+        quantised to uint8 by rounding. We keep the mean rather than a Bernoulli draw
+        because real MNIST stores grey levels, not binary pixels, and the mean is what a
+        VAE's samples are usually published as.
+        """
+        self.eval()
+        z = torch.randn((n, self.latent_dim), generator=generator)
+        parts = [
+            to_uint8(torch.sigmoid(self.decoder(chunk.to(self.device)).float())).cpu()
+            for chunk in z.split(batch_size)
+        ]
+        return torch.cat(parts)
