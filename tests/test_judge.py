@@ -1,0 +1,40 @@
+"""The judge that labels samples must be good enough for its labels to mean something."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.config import load_config
+from lab.data import load_real_data
+from lab.device import plan_device
+from lab.errors import JudgeError
+from lab.judging import judge_cache_path, load_or_train_judge, predict_labels
+
+
+def test_judge_reaches_threshold_on_mnist5k_heldout(write_config) -> None:
+    config = load_config(write_config())
+    real = load_real_data(config.data)
+    plan = plan_device("cpu", "32-true", deterministic=True)
+    judge, accuracy = load_or_train_judge(config, real, plan)
+    assert accuracy >= config.judge.min_accuracy
+    labels = predict_labels(judge, real.heldout.images, plan, batch_size=256)
+    assert float((labels == real.heldout.labels).double().mean()) == pytest.approx(accuracy)
+    assert judge_cache_path(config).is_file()
+
+
+def test_judge_below_threshold_fails_with_a_sentence(write_config) -> None:
+    config = load_config(write_config(), ["judge.min_accuracy=0.9999"])
+    real = load_real_data(config.data)
+    plan = plan_device("cpu", "32-true", deterministic=True)
+    with pytest.raises(
+        JudgeError, match=r"below judge.min_accuracy 0.9999; raise judge.max_epochs"
+    ):
+        load_or_train_judge(config, real, plan)
+
+
+def test_threshold_does_not_change_the_cache_key(write_config) -> None:
+    strict = load_config(write_config(), ["judge.min_accuracy=0.99"])
+    lenient = load_config(write_config(), ["judge.min_accuracy=0.5"])
+    longer = load_config(write_config(), ["judge.max_epochs=9"])
+    assert judge_cache_path(strict) == judge_cache_path(lenient)
+    assert judge_cache_path(strict) != judge_cache_path(longer)
