@@ -1,0 +1,38 @@
+"""`collapse-lab run CONFIG`: run an experiment, or resume it in an existing run directory."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+HELP = "run or resume an experiment"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="experiment YAML, e.g. experiments/demo.yaml")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="where outputs go (default runs/<name>/<timestamp>); an existing one is resumed",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.max_epochs=2 (repeatable)",
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from lab.config import load_config
+    from lab.loop import metrics_table, run_experiment
+
+    config = load_config(args.config, args.overrides)
+    run_dir = args.run_dir or Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
+    run = run_experiment(config, run_dir)
+    print(metrics_table(run))
+    print(f"run directory: {run_dir}")
+    return 0
