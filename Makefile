@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae test lint clean
+.PHONY: setup demo mnist-vae test lint errors-doc clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ mnist-vae: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Rewrite docs/errors.md from the bad-input cases in tests/test_bad_inputs.py.
+errors-doc: $(STAMP)
+	COLLAPSE_LAB_WRITE_ERRORS_DOC=1 $(BIN)/python -m pytest -q tests/test_bad_inputs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

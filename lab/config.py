@@ -148,6 +148,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "syntax error"
+        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and start:
+            problem += f", {context} that starts at line {start.line + 1}"
         raise ConfigError(
             f"{path}: is not valid YAML{where} ({problem}); fix the syntax."
         ) from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from lab import regimes
+from lab import faults, regimes
 from lab.config import ExperimentConfig
 from lab.data import RealData, load_real_data
 from lab.device import DevicePlan, plan_device
@@ -35,52 +35,81 @@ SUMMARY_COLUMNS = ("fid", "class_entropy", "classes_covered")
 def run_experiment(
     config: ExperimentConfig, run_dir: Path, echo: Callable[[str], None] = print
 ) -> RunDirectory:
-    """Run (or resume) every generation of `config` in `run_dir`."""
-    run = RunDirectory.open(run_dir, config.as_dict(), config.digest())
-    start = len(run.generations)
-    if start >= config.generations:
-        echo(f"{run_dir}: all {config.generations} generations are complete; nothing to do.")
+    """Run (or resume) every generation of `config` in `run_dir`, holding its lock throughout.
+
+    Whatever stops the run (a user error, a bug, Ctrl-C) is recorded in the manifest for
+    `collapse-lab status` before it propagates; finished generations are never touched.
+    """
+    with RunDirectory.open(run_dir, config.as_dict(), config.digest()) as run:
+        start = len(run.generations)
+        if start >= config.generations:
+            echo(f"{run_dir}: all {config.generations} generations are complete; nothing to do.")
+            return run
+        if start:
+            echo(f"{run_dir}: resuming at generation {start} of {config.generations}.")
+        during = "setup (data and judge)"
+        try:
+            measure, real, plan = _prepare(config, run, echo)
+            for generation in range(start, config.generations):
+                during = f"generation {generation}"
+                _run_generation(config, generation, run, real, plan, measure, echo)
+        except BaseException as error:
+            run.record_failure(during, error)
+            raise
         return run
-    if start:
-        echo(f"{run_dir}: resuming at generation {start} of {config.generations}.")
+
+
+def _prepare(
+    config: ExperimentConfig, run: RunDirectory, echo: Callable[[str], None]
+) -> tuple[GenerationMetrics, RealData, DevicePlan]:
     plan = plan_device(config.train.accelerator, config.train.precision, config.train.deterministic)
     real = load_real_data(config.data)
     check_sizes(config, real)
     judge, accuracy = load_or_train_judge(config, real, plan)
     run.record("judge", {"heldout_accuracy": round(accuracy, 6), "classes": list(real.class_names)})
     echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
-    measure = GenerationMetrics(judge, real, config.metrics, plan)
-    samples: dict[int, torch.Tensor] = {}
+    return GenerationMetrics(judge, real, config.metrics, plan), real, plan
 
-    def samples_of(generation: int) -> torch.Tensor:
-        if generation not in samples:
-            stored = load_npz(run.path / generation_files(generation)["samples"])
-            samples[generation] = torch.from_numpy(stored["images"])
-        return samples[generation]
 
-    for generation in range(start, config.generations):
-        began = time.perf_counter()
-        images = regimes.training_images(config.regime, generation, real.train, samples_of)
-        model = train_generation(config, generation, images, plan)
-        drawn, grid = draw_samples(config, generation, model, plan)
-        metrics, labels = measure(drawn)
-        files = generation_files(generation)
-        state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        outputs = {
-            files["samples"]: encode_npz({"images": drawn.numpy(), "labels": labels.numpy()}),
-            files["grid"]: grid_png(grid, config.sampling.grid_rows),
-            files["checkpoint"]: buffer.getvalue(),
-        }
-        row = {"generation": generation, **metrics}
-        seconds = time.perf_counter() - began
-        run.commit_generation(generation, outputs, row, seconds)
-        samples[generation] = drawn
-        samples.pop(generation - 1, None)
-        summary = ", ".join(f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS)
-        echo(f"generation {generation}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
-    return run
+def _run_generation(
+    config: ExperimentConfig,
+    generation: int,
+    run: RunDirectory,
+    real: RealData,
+    plan: DevicePlan,
+    measure: GenerationMetrics,
+    echo: Callable[[str], None],
+) -> None:
+    began = time.perf_counter()
+    run.begin_generation(generation)
+    images = regimes.training_images(
+        config.regime, generation, real.train, lambda k: _stored_samples(run, k)
+    )
+    model = train_generation(config, generation, images, plan)
+    faults.reached(f"trained:{generation}")
+    drawn, grid = draw_samples(config, generation, model, plan)
+    faults.reached(f"sampled:{generation}")
+    metrics, labels = measure(drawn)
+    faults.reached(f"measured:{generation}")
+    files = generation_files(generation)
+    state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    outputs = {
+        files["samples"]: encode_npz({"images": drawn.numpy(), "labels": labels.numpy()}),
+        files["grid"]: grid_png(grid, config.sampling.grid_rows),
+        files["checkpoint"]: buffer.getvalue(),
+    }
+    seconds = time.perf_counter() - began
+    run.commit_generation(generation, outputs, {"generation": generation, **metrics}, seconds)
+    summary = ", ".join(f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS)
+    echo(f"generation {generation}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
+
+
+def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
+    """A finished generation's samples, read back from its (hash-verified) npz file."""
+    stored = load_npz(run.path / generation_files(generation)["samples"])
+    return torch.from_numpy(stored["images"])
 
 
 def train_generation(

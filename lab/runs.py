@@ -29,7 +29,9 @@ from typing import Any
 
 import yaml
 
+from lab import faults
 from lab.errors import RunDirError
+from lab.locks import LOCK_FILE, RunLock
 from lab.storage import sha256, sha256_file
 
 log = logging.getLogger("collapse_lab")
@@ -52,33 +54,60 @@ def generation_files(generation: int) -> dict[str, str]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one.
+
+    A failed write (disk full, permissions) removes the temporary file and raises one
+    RunDirError sentence; the file it would have replaced is untouched.
+    """
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        faults.reached(f"before-rename:{path.name}")
         os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as err:
+        raise RunDirError(
+            f"could not write '{path}' ({err.strerror or err}); free space or fix permissions, "
+            "then run the same command again to resume."
+        ) from None
     finally:
         temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 class RunDirectory:
-    """One run's folder; `open` creates it or checks it belongs to the same config."""
+    """One run's folder, held under an exclusive lock from `open` until `close`.
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    `open` creates the folder or checks that it belongs to the same config, then drops
+    finished generations whose files no longer match their hashes.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], lock: RunLock) -> None:
         self.path = path
         self.manifest = manifest
+        self.lock = lock
 
     @classmethod
     def open(cls, path: Path, config: Mapping[str, Any], config_digest: str) -> RunDirectory:
+        lock = RunLock(path)
+        lock.acquire()
+        try:
+            return cls._open_locked(path, config, config_digest, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(
+        cls, path: Path, config: Mapping[str, Any], config_digest: str, lock: RunLock
+    ) -> RunDirectory:
         config_path = path / CONFIG_FILE
         if config_path.is_file():
             stored = yaml.safe_load(config_path.read_text())
@@ -88,25 +117,27 @@ class RunDirectory:
                     f"run directory '{path}' was made from a different config ({difference}); "
                     "use a new --run-dir, or run it with the config in its config.yaml."
                 )
-            run = cls(path, _read_manifest(path) or _new_manifest(config, config_digest))
+            run = cls(path, read_manifest(path) or _new_manifest(config, config_digest), lock)
             run.verify()
             return run
-        if path.exists() and any(path.iterdir()):
+        if any(entry.name != LOCK_FILE for entry in path.iterdir()):
             raise RunDirError(
                 f"'{path}' is not empty and has no {CONFIG_FILE}, so it is not a collapse-lab run "
                 "directory; choose a new or empty --run-dir."
             )
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            write_atomic(config_path, yaml.safe_dump(dict(config), sort_keys=False).encode())
-        except OSError as err:
-            raise RunDirError(
-                f"cannot write the run directory '{path}' ({err.strerror}); choose a writable "
-                "--run-dir."
-            ) from None
-        run = cls(path, _new_manifest(config, config_digest))
+        write_atomic(config_path, yaml.safe_dump(dict(config), sort_keys=False).encode())
+        run = cls(path, _new_manifest(config, config_digest), lock)
         run.save_manifest()
         return run
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def generations(self) -> list[dict[str, Any]]:
@@ -115,7 +146,9 @@ class RunDirectory:
 
     def verify(self) -> None:
         """Keep the finished generations whose files match their hashes, up to the first that
-        does not: everything after it was trained on its samples and must be redone too."""
+        does not: everything after it was trained on its samples and must be redone too.
+        metrics.csv is rebuilt when it disagrees with the manifest (e.g. killed between the two).
+        """
         kept = []
         for record in self.generations:
             problem = self._problem(record)
@@ -126,6 +159,14 @@ class RunDirectory:
         if len(kept) != len(self.generations):
             self.manifest["generations"] = kept
             self.save_manifest()
+        metrics_path = self.path / METRICS_FILE
+        expected = metrics_csv([r["metrics"] for r in kept]) if kept else None
+        current = metrics_path.read_bytes() if metrics_path.is_file() else None
+        if expected != current:
+            if expected is None:
+                metrics_path.unlink()
+            else:
+                write_atomic(metrics_path, expected)
 
     def _problem(self, record: Mapping[str, Any]) -> str | None:
         if record.get("status") != "complete":
@@ -137,6 +178,25 @@ class RunDirectory:
             if sha256_file(file) != digest:
                 return f"{relative} does not match the hash in {MANIFEST_FILE}"
         return None
+
+    def begin_generation(self, generation: int) -> None:
+        """Mark `generation` as in progress, so `status` can tell a killed run from a done one."""
+        self.manifest["in_progress"] = {
+            "generation": generation,
+            "started": _now(),
+            "pid": os.getpid(),
+        }
+        self.save_manifest()
+
+    def record_failure(self, during: str, error: BaseException) -> None:
+        """Remember what stopped the run and why; `status` shows it."""
+        self.manifest.pop("in_progress", None)
+        self.manifest["last_failure"] = {
+            "during": during,
+            "time": _now(),
+            "error": f"{type(error).__name__}: {error}",
+        }
+        self.save_manifest()
 
     def commit_generation(
         self,
@@ -150,6 +210,7 @@ class RunDirectory:
             raise ValueError(f"generation {generation} committed after {len(self.generations)}")
         for relative, data in files.items():
             write_atomic(self.path / relative, data)
+            faults.reached(f"wrote:{relative}")
         record = {
             "generation": generation,
             "status": "complete",
@@ -157,10 +218,11 @@ class RunDirectory:
             "files": {relative: sha256(data) for relative, data in files.items()},
             "wall_time_s": round(wall_time_s, 3),
         }
+        rows = [r["metrics"] for r in self.generations] + [record["metrics"]]
+        write_atomic(self.path / METRICS_FILE, metrics_csv(rows))
+        faults.reached(f"wrote:{METRICS_FILE}:{generation}")
         self.generations.append(record)
-        write_atomic(
-            self.path / METRICS_FILE, metrics_csv([r["metrics"] for r in self.generations])
-        )
+        self.manifest.pop("in_progress", None)
         self.save_manifest()
 
     def record(self, key: str, value: Any) -> None:
@@ -199,13 +261,18 @@ def _new_manifest(config: Mapping[str, Any], config_digest: str) -> dict[str, An
         "format": MANIFEST_FORMAT,
         "name": config["name"],
         "config_digest": config_digest,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": _now(),
         "versions": _versions(),
         "generations": [],
     }
 
 
-def _read_manifest(path: Path) -> dict[str, Any] | None:
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A run directory's manifest, read without locking (status, report), or None."""
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
     except (OSError, json.JSONDecodeError):

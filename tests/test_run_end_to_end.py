@@ -14,6 +14,7 @@ import yaml
 from PIL import Image
 
 from lab.cli import main
+from lab.locks import LOCK_FILE
 from lab.runs import MANIFEST_FILE, METRICS_FILE, generation_files
 from tests.conftest import TINY_EXPERIMENT
 
@@ -39,10 +40,11 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _snapshot(run_dir: Path) -> dict[str, tuple[bytes, int]]:
+    """Every output's bytes and mtime; the lock file is not an output (each run takes it)."""
     return {
         str(p.relative_to(run_dir)): (p.read_bytes(), p.stat().st_mtime_ns)
         for p in sorted(run_dir.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != LOCK_FILE
     }
 
 

@@ -28,11 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from lab.config import load_config
+    from lab.errors import ConfigError
     from lab.loop import metrics_table, run_experiment
 
     config = load_config(args.config, args.overrides)
     run_dir = args.run_dir or Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
-    run = run_experiment(config, run_dir)
+    try:
+        run = run_experiment(config, run_dir)
+    except ConfigError as err:  # a value only the data can refute, e.g. a batch size
+        raise ConfigError(f"{args.config}: {err}") from None
     print(metrics_table(run))
     print(f"run directory: {run_dir}")
     return 0
