@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae test lint errors-doc clean
+.PHONY: setup demo mnist-vae demo-regimes mnist-regimes test lint errors-doc clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,21 @@ demo: $(STAMP)
 
 mnist-vae: $(STAMP)
 	$(LAB) run experiments/mnist_vae.yaml $(ARGS)
+
+# Regimes side by side on one seed and budget; fixed run folders, so a rerun resumes.
+REGIMES := replace accumulate fresh biased
+
+demo-regimes: $(STAMP)
+	for regime in $(REGIMES); do \
+	  $(LAB) run experiments/mnist5k_$$regime.yaml --run-dir runs/regimes/mnist5k_$$regime $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist5k_$(r)) --out runs/regimes/mnist5k_compare
+
+mnist-regimes: $(STAMP)
+	for regime in $(REGIMES); do \
+	  $(LAB) run experiments/mnist_$$regime.yaml --run-dir runs/regimes/mnist_$$regime $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist_$(r)) --out runs/regimes/mnist_compare
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

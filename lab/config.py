@@ -42,6 +42,11 @@ class TrainConfig:
     max_steps: int | None = field(default=None, metadata=bounds(ge=1))
     batch_size: int = field(default=128, metadata=bounds(ge=1))
     lr: float = field(default=1e-3, metadata=bounds(gt=0))
+    # true: max_epochs counts epochs of generation 0's real training set and is turned into
+    # optimiser steps, the same for every generation and regime, so a comparison of regimes
+    # measures the data, not the compute. false: epochs of each generation's own training
+    # set (an accumulating set then gets ever more steps).
+    fixed_budget: bool = True
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
     deterministic: bool = True
@@ -72,6 +77,22 @@ class SamplingConfig:
 
     batch_size: int = field(default=1000, metadata=bounds(ge=1))
     grid_rows: int = field(default=8, metadata=bounds(ge=1, le=64))
+    # Sampling bias (MAD: keeps quality, loses diversity faster). temperature scales the
+    # latent noise (1.0 unbiased); truncation draws each latent coordinate from a normal
+    # truncated to [-truncation, truncation] (null: unbiased).
+    temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    truncation: float | None = field(default=None, metadata=bounds(gt=0))
+
+
+@dataclass(frozen=True)
+class RegimeOptions:
+    """Options of the `fresh` regime: exactly one of the two fractions (see lab/regimes.py)."""
+
+    # Share of each generation's training set that is real data not shown in the previous
+    # generations (MAD's fresh-data loop).
+    fresh_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
+    # Share that is one fixed real subset, the same every generation (Nature's 10%).
+    real_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,8 @@ class ExperimentConfig:
     seed: int
     model: Any = field(metadata=by_kind(model_configs))
     train: TrainConfig
-    regime: Literal["replace"] = "replace"
+    regime: Literal["replace", "accumulate", "fresh"] = "replace"
+    regime_options: RegimeOptions = field(default_factory=RegimeOptions)
     data: DataConfig = field(default_factory=DataConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -106,6 +128,17 @@ class ExperimentConfig:
     def check(self, prefix: str) -> None:
         if not self.name or "/" in self.name or self.name.strip() != self.name:
             raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
+        options = self.regime_options
+        given = [n for n in ("fresh_fraction", "real_fraction") if getattr(options, n) is not None]
+        if self.regime == "fresh" and len(given) != 1:
+            raise SchemaError(
+                "regime_options",
+                "must set exactly one of fresh_fraction and real_fraction for regime 'fresh'",
+            )
+        if self.regime != "fresh" and given:
+            raise SchemaError(
+                f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return to_plain(self)

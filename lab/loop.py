@@ -1,9 +1,9 @@
 """The generation loop: train, sample, measure, store; then train the next on the samples.
 
 The loop talks to a model only through `build_model`, `Trainer.fit` (via lab.training) and
-`sample(n, generator, batch_size)`, so it never knows which kind of model it runs. Each
-generation seeds itself from (seed, generation), which makes a redone generation draw the
-same numbers as the first attempt did.
+`sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
+model it runs. Each generation seeds itself from (seed, generation), which makes a redone
+generation draw the same numbers as the first attempt did.
 """
 
 from __future__ import annotations
@@ -82,10 +82,10 @@ def _run_generation(
 ) -> None:
     began = time.perf_counter()
     run.begin_generation(generation)
-    images = regimes.training_images(
-        config.regime, generation, real.train, lambda k: _stored_samples(run, k)
+    training = regimes.training_set(
+        config, generation, real.train, lambda k: _stored_samples(run, k)
     )
-    model = train_generation(config, generation, images, plan)
+    model, steps = train_generation(config, generation, training.images, len(real.train), plan)
     faults.reached(f"trained:{generation}")
     drawn, grid = draw_samples(config, generation, model, plan)
     faults.reached(f"sampled:{generation}")
@@ -99,9 +99,17 @@ def _run_generation(
         files["samples"]: encode_npz({"images": drawn.numpy(), "labels": labels.numpy()}),
         files["grid"]: grid_png(grid, config.sampling.grid_rows),
         files["checkpoint"]: buffer.getvalue(),
+        files["provenance"]: training.provenance_csv(),
+    }
+    row = {
+        "generation": generation,
+        **metrics,
+        "synthetic_fraction": training.synthetic_fraction,
+        "train_steps": steps,
     }
     seconds = time.perf_counter() - began
-    run.commit_generation(generation, outputs, {"generation": generation, **metrics}, seconds)
+    details = {"training_set": training.composition()}
+    run.commit_generation(generation, outputs, row, seconds, details)
     summary = ", ".join(f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS)
     echo(f"generation {generation}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
 
@@ -113,22 +121,38 @@ def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
 
 
 def train_generation(
-    config: ExperimentConfig, generation: int, images: torch.Tensor, plan: DevicePlan
-) -> torch.nn.Module:
-    """A fresh model, seeded from (seed, generation), trained on `images`."""
+    config: ExperimentConfig,
+    generation: int,
+    images: torch.Tensor,
+    real_size: int,
+    plan: DevicePlan,
+) -> tuple[torch.nn.Module, int]:
+    """A fresh model, seeded from (seed, generation), trained on `images`; and its step count."""
     seed_everything(derive_seed(config.seed, "model", generation))
     model = build_model(config.model, tuple(images.shape[1:]), config.train.lr)
-    fit(
+    max_epochs, max_steps = training_budget(config, real_size)
+    steps = fit(
         model,
         [images],
         plan=plan,
         batch_size=config.train.batch_size,
         seed=derive_seed(config.seed, "batches", generation),
-        max_epochs=config.train.max_epochs,
-        max_steps=config.train.max_steps,
+        max_epochs=max_epochs,
+        max_steps=max_steps,
         label=f"generation {generation}/{config.generations - 1}",
     )
-    return model
+    return model, steps
+
+
+def training_budget(config: ExperimentConfig, real_size: int) -> tuple[int | None, int | None]:
+    """(max_epochs, max_steps) for every generation: with `train.fixed_budget`, epochs count
+    passes over the real training set and become a step budget shared by all generations."""
+    train = config.train
+    if train.max_steps is not None:
+        return None, train.max_steps
+    if train.fixed_budget:
+        return None, train.max_epochs * (real_size // train.batch_size)
+    return train.max_epochs, None
 
 
 def draw_samples(
@@ -142,11 +166,15 @@ def draw_samples(
             config.samples_per_generation,
             cpu_generator(derive_seed(config.seed, "samples", generation)),
             sampling.batch_size,
+            sampling.temperature,
+            sampling.truncation,
         )
         grid = model.sample(
             sampling.grid_rows**2,
             cpu_generator(derive_seed(config.seed, "grid")),
             sampling.batch_size,
+            sampling.temperature,
+            sampling.truncation,
         )
     return drawn, grid
 
@@ -160,6 +188,12 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
         ),
         "judge.batch_size": (config.judge.batch_size, len(real.train)),
     }
+    real_needed = regimes.real_images_per_generation(config)
+    if real_needed > len(real.train):
+        raise ConfigError(
+            f"regime_options asks for {real_needed} real images per generation but {real.name} "
+            f"has {len(real.train)} training images; lower the fraction or samples_per_generation."
+        )
     for key, (value, available) in limits.items():
         if value > available:
             raise ConfigError(

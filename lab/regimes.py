@@ -1,31 +1,142 @@
-"""The only place that decides what generation g trains on.
+"""The only place that decides what generation g trains on, and where each image came from.
 
-Generation 0 always trains on the real training set. After that:
-  replace  only generation g-1's samples: the fully synthetic loop of Shumailov et al.
-           (Nature 2024) and Alemohammad et al. (MAD, ICLR 2024).
+Generation 0 trains on the whole real training set in every regime, so regimes compared on
+the same seed share it exactly. After that (`regime` in the config):
+
+  replace     only generation g-1's samples: the fully synthetic loop of Shumailov et al.
+              (Nature 2024) and of MAD (Alemohammad et al., ICLR 2024).
+  accumulate  the real training set plus the samples of every earlier generation
+              (Gerstgrasser et al. 2024); the set grows by one generation's samples each time.
+  fresh       `samples_per_generation` images, a fraction of them real, the rest the first
+              samples of generation g-1 (samples are i.i.d., so the first k are a random k):
+              - `regime_options.fresh_fraction`: real images not shown in the previous
+                generations g >= 1, taken in consecutive blocks of one fixed permutation of
+                the real set (MAD's fresh-data loop); the blocks wrap around once the real
+                set is used up, and all real images were seen by generation 0;
+              - `regime_options.real_fraction`: the same fixed real subset every generation
+                (the Nature paper's "10% of the original data preserved").
+
+Provenance: every training image carries (source generation, index), with generation -1 for
+real data (index into the real training set). Nothing is copied on disk: a training set
+references the samples files of the generations it draws from.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
+from lab.config import ExperimentConfig
 from lab.data import ImageSet
+from lab.seeding import derive_seed
+
+REAL = -1
 
 
-def training_images(
-    regime: str,
+@dataclass(frozen=True)
+class TrainingSet:
+    """uint8 images and, per image, the generation it came from (REAL for real data) and its
+    index within that generation's samples (or within the real training set)."""
+
+    images: torch.Tensor
+    source_generation: torch.Tensor
+    source_index: torch.Tensor
+
+    def composition(self) -> dict[str, int]:
+        """How many images came from each source: {"real": n, "gen_0": n, ...}."""
+        sources, counts = torch.unique(self.source_generation, return_counts=True)
+        return {_source_name(int(s)): int(c) for s, c in zip(sources, counts, strict=True)}
+
+    @property
+    def synthetic_fraction(self) -> float:
+        return float((self.source_generation != REAL).double().mean())
+
+    def provenance_csv(self) -> bytes:
+        """One row per training image, in training-set order: `real:<i>` or `gen:<k>:<i>`."""
+        buffer = io.StringIO()
+        buffer.write("position,source\n")
+        generations = self.source_generation.tolist()
+        indices = self.source_index.tolist()
+        for position, (generation, index) in enumerate(zip(generations, indices, strict=True)):
+            source = f"real:{index}" if generation == REAL else f"gen:{generation}:{index}"
+            buffer.write(f"{position},{source}\n")
+        return buffer.getvalue().encode()
+
+
+def training_set(
+    config: ExperimentConfig,
     generation: int,
     real_train: ImageSet,
     samples_of: Callable[[int], torch.Tensor],
-) -> torch.Tensor:
-    """uint8 images [N, C, H, W] that generation `generation` trains on.
-
-    `samples_of(k)` returns generation k's stored samples; it is only called for k < generation.
-    """
+) -> TrainingSet:
+    """What generation `generation` trains on. `samples_of(k)` returns generation k's stored
+    samples and is only called for k < generation."""
+    real = _part(real_train.images, REAL, torch.arange(len(real_train)))
     if generation == 0:
-        return real_train.images
-    if regime == "replace":
-        return samples_of(generation - 1)
-    raise ValueError(f"unknown regime {regime!r}")
+        return real
+    if config.regime == "replace":
+        return _previous(samples_of, generation, config.samples_per_generation)
+    if config.regime == "accumulate":
+        earlier = [
+            _previous(samples_of, k + 1, config.samples_per_generation) for k in range(generation)
+        ]
+        return _concat([real, *earlier])
+    return _fresh(config, generation, real_train, samples_of)
+
+
+def real_images_per_generation(config: ExperimentConfig) -> int:
+    """How many real images a `fresh` generation g >= 1 holds (0 for other regimes)."""
+    options = config.regime_options
+    fraction = (
+        options.fresh_fraction if options.fresh_fraction is not None else options.real_fraction
+    )
+    if config.regime != "fresh" or fraction is None:
+        return 0
+    return round(fraction * config.samples_per_generation)
+
+
+def _fresh(
+    config: ExperimentConfig,
+    generation: int,
+    real_train: ImageSet,
+    samples_of: Callable[[int], torch.Tensor],
+) -> TrainingSet:
+    count = real_images_per_generation(config)
+    order = torch.randperm(
+        len(real_train), generator=torch.Generator().manual_seed(derive_seed(config.seed, "real"))
+    )
+    if config.regime_options.fresh_fraction is not None:
+        start = (generation - 1) * count
+        chosen = order[(start + torch.arange(count)) % len(real_train)]
+    else:
+        chosen = order[:count]
+    real = _part(real_train.images[chosen], REAL, chosen)
+    synthetic = _previous(samples_of, generation, config.samples_per_generation - count)
+    return _concat([real, synthetic])
+
+
+def _previous(
+    samples_of: Callable[[int], torch.Tensor], generation: int, count: int
+) -> TrainingSet:
+    """The first `count` samples of generation `generation - 1`."""
+    images = samples_of(generation - 1)[:count]
+    return _part(images, generation - 1, torch.arange(len(images)))
+
+
+def _part(images: torch.Tensor, source: int, index: torch.Tensor) -> TrainingSet:
+    return TrainingSet(images, torch.full((len(images),), source, dtype=torch.int64), index.long())
+
+
+def _concat(parts: list[TrainingSet]) -> TrainingSet:
+    return TrainingSet(
+        torch.cat([p.images for p in parts]),
+        torch.cat([p.source_generation for p in parts]),
+        torch.cat([p.source_index for p in parts]),
+    )
+
+
+def _source_name(generation: int) -> str:
+    return "real" if generation == REAL else f"gen_{generation}"

@@ -7,6 +7,7 @@ Layout (`runs/<name>/<timestamp>/`):
     grids/gen_NNN.png      the fixed-noise grid of generation NNN
     samples/gen_NNN.npz    its uint8 samples and the judge's labels
     checkpoints/gen_NNN.pt its model weights
+    provenance/gen_NNN.csv where each of its training images came from (real:i or gen:k:i)
 
 Every file goes to a temporary name, is fsynced and renamed over the old one, and the
 manifest is written after a generation's files, so a run killed at any moment leaves
@@ -50,6 +51,7 @@ def generation_files(generation: int) -> dict[str, str]:
         "grid": f"grids/{stem}.png",
         "samples": f"samples/{stem}.npz",
         "checkpoint": f"checkpoints/{stem}.pt",
+        "provenance": f"provenance/{stem}.csv",
     }
 
 
@@ -204,8 +206,12 @@ class RunDirectory:
         files: Mapping[str, bytes],
         metrics: Mapping[str, float | int],
         wall_time_s: float,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write a generation's files, then metrics.csv, then the manifest that vouches for them."""
+        """Write a generation's files, then metrics.csv, then the manifest that vouches for them.
+
+        `details` are facts about the generation kept in its manifest record (e.g. what its
+        training set was made of)."""
         if generation != len(self.generations):
             raise ValueError(f"generation {generation} committed after {len(self.generations)}")
         for relative, data in files.items():
@@ -217,6 +223,7 @@ class RunDirectory:
             "metrics": dict(metrics),
             "files": {relative: sha256(data) for relative, data in files.items()},
             "wall_time_s": round(wall_time_s, 3),
+            **(details or {}),
         }
         rows = [r["metrics"] for r in self.generations] + [record["metrics"]]
         write_atomic(self.path / METRICS_FILE, metrics_csv(rows))

@@ -35,8 +35,9 @@ def fit(
     max_epochs: int | None = None,
     max_steps: int | None = None,
     label: str = "train",
-) -> None:
-    """Train `module` on `tensors` (images, and labels for a classifier) in place."""
+) -> int:
+    """Train `module` on `tensors` (images, and labels for a classifier) in place; return the
+    number of optimiser steps taken."""
     batches = IndexBatches([plan.place(t) for t in tensors], batch_size, seed)
     trainer = L.Trainer(
         max_epochs=max_epochs if max_epochs is not None else -1,
@@ -53,3 +54,4 @@ def fit(
     # Lightning hands the module back on the CPU; sampling and judging run on the plan's device.
     module.to(plan.device)
     module.eval()
+    return trainer.global_step

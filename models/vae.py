@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds
+from models.latents import draw_latents
 from models.pixels import to_uint8, to_unit
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each conv halves height and width exactly
@@ -89,17 +90,24 @@ class VAE(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
     @torch.inference_mode()
-    def sample(self, n: int, generator: torch.Generator, batch_size: int = 1000) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator,
+        batch_size: int = 1000,
+        temperature: float = 1.0,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
         """`n` images as uint8 [n, C, H, W] on the CPU.
 
-        A sample is z ~ N(0, I) drawn from `generator` on the CPU (so the same generator
-        gives the same latents on any device), decoded to per-pixel Bernoulli means, and
-        quantised to uint8 by rounding. We keep the mean rather than a Bernoulli draw
-        because real MNIST stores grey levels, not binary pixels, and the mean is what a
-        VAE's samples are usually published as.
+        A sample is a latent z drawn from `generator` on the CPU (N(0, I), or biased by
+        `temperature` and `truncation`, see models/latents.py), decoded to per-pixel
+        Bernoulli means, and quantised to uint8 by rounding. We keep the mean rather than
+        a Bernoulli draw because real MNIST stores grey levels, not binary pixels, and the
+        mean is what a VAE's samples are usually published as.
         """
         self.eval()
-        z = torch.randn((n, self.latent_dim), generator=generator)
+        z = draw_latents((n, self.latent_dim), generator, temperature, truncation)
         parts = [
             to_uint8(torch.sigmoid(self.decoder(chunk.to(self.device)).float())).cpu()
             for chunk in z.split(batch_size)

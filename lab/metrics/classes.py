@@ -26,7 +26,7 @@ def class_metrics(
     and `share_<c>` per class."""
     shares = class_shares(sample_labels, len(real_shares))
     nonzero = shares[shares > 0]
-    entropy = float(-(nonzero * nonzero.log2()).sum())
+    entropy = float(-(nonzero * nonzero.log2()).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
     covered = int((shares >= covered_share_fraction * real_shares).sum())
     result: dict[str, float | int] = {"class_entropy": entropy, "classes_covered": covered}
     result.update({f"share_{c}": float(share) for c, share in enumerate(shares)})

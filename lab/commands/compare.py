@@ -1,0 +1,27 @@
+"""`collapse-lab compare RUN [RUN ...]`: runs side by side (table, plots, last grids)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+HELP = "compare runs: one table, one plot per metric, the last grids side by side"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for compare.csv, plots/ and last_grids.png (default runs/compare/<timestamp>)",
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from lab.compare import compare
+
+    out = args.out or Path("runs") / "compare" / time.strftime("%Y%m%d-%H%M%S")
+    print(compare(args.runs, out))
+    print(f"comparison written to {out} (compare.csv, plots/, last_grids.png)")
+    return 0

@@ -1,0 +1,134 @@
+"""Regimes build exactly the training sets they promise, with provenance for every image."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lab.config import load_config
+from lab.data import ImageSet
+from lab.errors import ConfigError
+from lab.regimes import REAL, training_set
+from models.latents import draw_latents
+
+REAL_SIZE = 100
+SAMPLES = 40
+
+
+@pytest.fixture
+def real_train() -> ImageSet:
+    images = torch.arange(REAL_SIZE, dtype=torch.uint8).view(REAL_SIZE, 1, 1, 1).expand(-1, 1, 2, 2)
+    return ImageSet(images.contiguous(), torch.zeros(REAL_SIZE, dtype=torch.int64))
+
+
+def samples_of(generation: int) -> torch.Tensor:
+    """Generation k's samples are all pixel value 200 + k, so sources show in the pixels."""
+    return torch.full((SAMPLES, 1, 2, 2), 200 + generation, dtype=torch.uint8)
+
+
+def _config(write_config, regime: str, **options: float):
+    return load_config(
+        write_config(
+            {"regime": regime, "regime_options": options, "samples_per_generation": SAMPLES}
+        )
+    )
+
+
+def _pixels(images: torch.Tensor) -> list[int]:
+    return images[:, 0, 0, 0].tolist()
+
+
+def test_generation_zero_is_the_real_set_in_every_regime(write_config, real_train) -> None:
+    for regime, options in (
+        ("replace", {}),
+        ("accumulate", {}),
+        ("fresh", {"fresh_fraction": 0.5}),
+    ):
+        first = training_set(_config(write_config, regime, **options), 0, real_train, samples_of)
+        assert first.composition() == {"real": REAL_SIZE}
+        assert torch.equal(first.images, real_train.images)
+
+
+def test_replace_at_generation_three(write_config, real_train) -> None:
+    chosen = training_set(_config(write_config, "replace"), 3, real_train, samples_of)
+    assert chosen.composition() == {"gen_2": SAMPLES}
+    assert chosen.synthetic_fraction == 1.0
+    assert set(_pixels(chosen.images)) == {202}
+
+
+def test_accumulate_at_generation_three(write_config, real_train) -> None:
+    chosen = training_set(_config(write_config, "accumulate"), 3, real_train, samples_of)
+    assert chosen.composition() == {
+        "real": REAL_SIZE,
+        "gen_0": SAMPLES,
+        "gen_1": SAMPLES,
+        "gen_2": SAMPLES,
+    }
+    assert chosen.synthetic_fraction == pytest.approx(3 * SAMPLES / (REAL_SIZE + 3 * SAMPLES))
+    pixels = _pixels(chosen.images)
+    assert pixels[:REAL_SIZE] == list(range(REAL_SIZE))
+    assert pixels[REAL_SIZE:] == [200] * SAMPLES + [201] * SAMPLES + [202] * SAMPLES
+
+
+def test_fresh_fraction_takes_a_quarter_of_unseen_real_images(write_config, real_train) -> None:
+    config = _config(write_config, "fresh", fresh_fraction=0.25)
+    real_seen = []
+    for generation in (1, 2, 3):
+        chosen = training_set(config, generation, real_train, samples_of)
+        assert chosen.composition() == {
+            "real": SAMPLES // 4,
+            f"gen_{generation - 1}": 3 * SAMPLES // 4,
+        }
+        real = chosen.source_generation == REAL
+        indices = chosen.source_index[real]
+        assert _pixels(chosen.images[real]) == indices.tolist()  # the images are those indices
+        real_seen.append(set(indices.tolist()))
+    assert not (real_seen[0] & real_seen[1]) and not (real_seen[2] & (real_seen[0] | real_seen[1]))
+
+
+def test_real_fraction_keeps_one_fixed_subset(write_config, real_train) -> None:
+    config = _config(write_config, "fresh", real_fraction=0.1)
+    subsets = []
+    for generation in (1, 2, 3):
+        chosen = training_set(config, generation, real_train, samples_of)
+        assert chosen.composition()["real"] == round(0.1 * SAMPLES)
+        subsets.append(chosen.source_index[chosen.source_generation == REAL].tolist())
+    assert subsets[0] == subsets[1] == subsets[2]
+
+
+def test_provenance_csv_names_every_source(write_config, real_train) -> None:
+    chosen = training_set(
+        _config(write_config, "fresh", fresh_fraction=0.25), 2, real_train, samples_of
+    )
+    lines = chosen.provenance_csv().decode().splitlines()
+    assert lines[0] == "position,source"
+    assert len(lines) == 1 + SAMPLES
+    real_index = int(chosen.source_index[0])
+    assert lines[1] == f"0,real:{real_index}"
+    assert lines[-1] == f"{SAMPLES - 1},gen:1:{3 * SAMPLES // 4 - 1}"
+
+
+@pytest.mark.parametrize(
+    ("regime", "options", "words"),
+    [
+        ("fresh", {}, "exactly one of fresh_fraction and real_fraction"),
+        ("fresh", {"fresh_fraction": 0.2, "real_fraction": 0.1}, "exactly one"),
+        ("replace", {"fresh_fraction": 0.2}, "only applies to regime 'fresh'"),
+        ("fresh", {"fresh_fraction": 1.2}, "must be <= 1"),
+    ],
+)
+def test_regime_options_are_validated(write_config, regime, options, words) -> None:
+    with pytest.raises(ConfigError, match=words):
+        _config(write_config, regime, **options)
+
+
+def test_sampling_bias_shrinks_and_truncates_latents() -> None:
+    unbiased = draw_latents((20000, 4), torch.Generator().manual_seed(0))
+    cold = draw_latents((20000, 4), torch.Generator().manual_seed(0), temperature=0.5)
+    assert torch.allclose(cold, 0.5 * unbiased)
+    truncated = draw_latents((20000, 4), torch.Generator().manual_seed(0), truncation=0.5)
+    assert float(truncated.abs().max()) <= 0.5
+    # Variance of N(0, 1) truncated to [-a, a]: 1 - 2 a phi(a) / (2 Phi(a) - 1) = 0.0804 at a = 0.5.
+    assert float(truncated.var()) == pytest.approx(0.0804, rel=0.03)
+    again = draw_latents((20000, 4), torch.Generator().manual_seed(0), truncation=0.5)
+    assert torch.equal(truncated, again)
