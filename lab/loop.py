@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from lightning.pytorch.loggers import Logger
 
 from lab import regimes
 from lab.config import ExperimentConfig
@@ -27,6 +28,7 @@ from lab.runs import RunDirectory, generation_files
 from lab.seeding import cpu_generator, derive_seed, seed_everything
 from lab.storage import encode_npz, load_npz
 from lab.training import fit
+from lab.training_logs import generation_loggers
 from models.registry import build_model
 
 SUMMARY_COLUMNS = ("fid", "class_entropy", "classes_covered")
@@ -50,6 +52,7 @@ def run_experiment(
     run.record("judge", {"heldout_accuracy": round(accuracy, 6), "classes": list(real.class_names)})
     echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
     measure = GenerationMetrics(judge, real, config.metrics, plan)
+    run.record("reference", measure.reference)
     samples: dict[int, torch.Tensor] = {}
 
     def samples_of(generation: int) -> torch.Tensor:
@@ -61,7 +64,8 @@ def run_experiment(
     for generation in range(start, config.generations):
         began = time.perf_counter()
         images = regimes.training_images(config.regime, generation, real.train, samples_of)
-        model = train_generation(config, generation, images, plan)
+        loggers = generation_loggers(run.path, generation, config.logging)
+        model = train_generation(config, generation, images, plan, loggers)
         drawn, grid = draw_samples(config, generation, model, plan)
         metrics, labels = measure(drawn)
         files = generation_files(generation)
@@ -84,7 +88,11 @@ def run_experiment(
 
 
 def train_generation(
-    config: ExperimentConfig, generation: int, images: torch.Tensor, plan: DevicePlan
+    config: ExperimentConfig,
+    generation: int,
+    images: torch.Tensor,
+    plan: DevicePlan,
+    loggers: Sequence[Logger] = (),
 ) -> torch.nn.Module:
     """A fresh model, seeded from (seed, generation), trained on `images`."""
     seed_everything(derive_seed(config.seed, "model", generation))
@@ -98,6 +106,8 @@ def train_generation(
         max_epochs=config.train.max_epochs,
         max_steps=config.train.max_steps,
         label=f"generation {generation}/{config.generations - 1}",
+        loggers=loggers,
+        log_every_n_steps=config.logging.every_n_steps,
     )
     return model
 

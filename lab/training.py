@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import Logger
 
 from lab.batches import IndexBatches
 from lab.device import DevicePlan
@@ -23,6 +24,8 @@ for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 # Lightning 2.6 calls an API that torch 2.14 deprecates, once per fit; nothing for users to do.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# Logging every n steps counts steps across epochs, so short epochs lose nothing.
+warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
 
 
 def fit(
@@ -35,13 +38,17 @@ def fit(
     max_epochs: int | None = None,
     max_steps: int | None = None,
     label: str = "train",
+    loggers: Sequence[Logger] = (),
+    log_every_n_steps: int = 50,
 ) -> None:
-    """Train `module` on `tensors` (images, and labels for a classifier) in place."""
+    """Train `module` on `tensors` (images, and labels for a classifier) in place; what the
+    module logs goes to `loggers` (none: nothing is written)."""
     batches = IndexBatches([plan.place(t) for t in tensors], batch_size, seed)
     trainer = L.Trainer(
         max_epochs=max_epochs if max_epochs is not None else -1,
         max_steps=max_steps if max_steps is not None else -1,
-        logger=False,
+        logger=list(loggers) or False,
+        log_every_n_steps=log_every_n_steps,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
