@@ -155,6 +155,19 @@ def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
     assert "not recorded (stopped, or still running)" in write_index(Path(suite.output)).read_text()
 
 
+def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+
+    def stopped(entry, run_dir, log_file, extra):  # noqa: ANN001
+        make_run(run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
+        return Outcome(0, "", 5.0)
+
+    record = run_night(suite, path, "2026-11-26", runner=stopped, echo=str)
+    (entry,) = record["entries"]
+    assert entry["status"] == "failed"
+    assert entry["reason"].startswith("exited with status 0 after 1 of 6 generations")
+
+
 def test_a_real_failing_entry_records_the_error_sentence(tmp_path, write_config):
     """The subprocess runner on an entry whose data is missing: exit 2 and the CLI's sentence."""
     config = write_config({"data": {"name": "mnist", "root": str(tmp_path / "no-data")}})

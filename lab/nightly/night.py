@@ -158,6 +158,14 @@ def _entry_result(night_dir: Path, entry: SuiteEntry, outcome: Outcome) -> dict[
         if results.rows:
             write_report(run_dir)
             result["report"] = f"{entry.name}/{REPORT_FILE}"
+        planned = results.planned_generations
+        if outcome.exit_code == 0 and planned is not None and len(results.rows) < planned:
+            # Lightning turns SIGTERM into a SystemExit with status 0 (e.g. at shutdown).
+            result.update(
+                status=FAILED,
+                reason=f"exited with status 0 after {len(results.rows)} of {planned} "
+                "generations (stopped by SIGTERM?)",
+            )
     except LabError as err:
         if outcome.exit_code == 0:
             result.update(status=FAILED, reason=f"finished, but its run cannot be read: {err}")
