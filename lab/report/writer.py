@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -134,7 +135,7 @@ def tracked_cells(rows: int) -> list[int]:
     return [diagonal[i] for i in picks]
 
 
-def _checks(results: RunResults) -> dict:
+def _checks(results: RunResults) -> dict[str, Any]:
     """The run's own `check:` thresholds and whether they hold, for the report's top."""
     source = str(results.path / CONFIG_FILE)
     try:
