@@ -54,3 +54,21 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Reports, the collapse monitor and the nightly suite (docs/nightly.md):
+#   make report RUN=runs/demo/<timestamp>
+#   make check RUN=runs/demo/<timestamp> ARGS="--max-fid 400 --min-classes-covered 8"
+#   make nightly ARGS="--set data.root=/datasets"
+RUN ?=
+.PHONY: nightly report check
+
+nightly: $(STAMP)
+	$(LAB) nightly experiments/nightly.yaml $(ARGS)
+
+report: $(STAMP)
+	$(if $(RUN),,$(error set RUN to a run directory, e.g. make report RUN=runs/demo/<timestamp>))
+	$(LAB) report $(RUN)
+
+check: $(STAMP)
+	$(if $(RUN),,$(error set RUN to a run directory, e.g. make check RUN=runs/demo/<timestamp>))
+	$(LAB) check $(RUN) $(ARGS)

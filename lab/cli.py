@@ -14,9 +14,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from lab.errors import LabError
+from lab.errors import Interrupted, LabError
 
-COMMANDS = ("run", "status", "compare")
+COMMANDS = ("run", "status", "compare", "report", "check", "nightly")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -31,8 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Interrupted as stop:
+        print(f"{stop}; run the same command again to resume.", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume.", file=sys.stderr)
+        print("stopped by Ctrl-C; run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

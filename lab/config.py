@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from lab.errors import ConfigError
-from lab.schema import SchemaError, bounds, build, by_kind, to_plain
+from lab.schema import SchemaError, bounds, build, by_kind, join, to_plain
 from models.registry import model_configs
 
 
@@ -107,6 +108,42 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """Training logs of every generation, kept in the run directory under logs/gen_NNN/."""
+
+    # Lightning's CSVLogger: the report draws each generation's loss curves from it.
+    csv: bool = True
+    # Lightning's TensorBoardLogger, used only when the tensorboard package is installed.
+    tensorboard: bool = False
+    every_n_steps: int = field(default=50, metadata=bounds(ge=1))
+
+
+_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Thresholds for `collapse-lab check RUN`, per metrics.csv column, applied to every
+    generation. Names are checked against the run's columns when the check runs, since the
+    columns depend on the dataset and the metrics measured."""
+
+    max: dict[str, float] = field(default_factory=dict)
+    min: dict[str, float] = field(default_factory=dict)
+    # Largest allowed factor over the first generation's value, e.g. fid: 3.0.
+    max_increase: dict[str, float] = field(default_factory=dict, metadata=bounds(gt=0))
+
+    def check(self, prefix: str) -> None:
+        for kind in ("max", "min", "max_increase"):
+            for name in getattr(self, kind):
+                if not _METRIC_NAME.fullmatch(name) or name == "generation":
+                    raise SchemaError(
+                        join(prefix, f"{kind}.{name}"),
+                        "is not a metric name; use a metrics.csv column such as fid or "
+                        "classes_covered",
+                    )
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: a model trained on its own samples for `generations` generations."""
 
@@ -122,10 +159,13 @@ class ExperimentConfig:
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
     # Judges and real-set features are cached here, shared by every run.
     cache_dir: str = "cache"
 
-    def check(self, prefix: str) -> None:
+    def __post_init__(self) -> None:
+        # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
         if not self.name or "/" in self.name or self.name.strip() != self.name:
             raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
         options = self.regime_options
@@ -144,9 +184,15 @@ class ExperimentConfig:
         return to_plain(self)
 
     def digest(self) -> str:
-        """A hash of the resolved config: a run directory belongs to exactly one."""
-        text = json.dumps(self.as_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """A hash of what the config computes: a run directory belongs to exactly one.
+        Sections that only observe a run (OBSERVER_SECTIONS) are left out."""
+        computed = {k: v for k, v in self.as_dict().items() if k not in OBSERVER_SECTIONS}
+        return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
+
+
+# Sections that watch a run without changing its numbers: editing them (e.g. tightening a
+# check threshold) must not stop an existing run directory from resuming.
+OBSERVER_SECTIONS = ("check", "logging")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:

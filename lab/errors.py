@@ -23,3 +23,15 @@ class DeviceError(LabError):
 
 class JudgeError(LabError):
     """The judge classifier is not good enough to label samples."""
+
+
+class Interrupted(Exception):
+    """The run was stopped from outside (Ctrl-C, SIGTERM); the same command resumes it.
+
+    Lightning turns both signals into SystemExit inside `Trainer.fit` (SIGTERM with exit
+    status 0), which would make a stopped nightly run look finished; this keeps them apart.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(f"stopped by {signal_name}")
+        self.exit_code = exit_code

@@ -2,8 +2,10 @@
 
 `COLLAPSE_LAB_KILL_AT=<point>` makes the process send itself SIGKILL when it reaches that
 point, the way the OOM killer or a preempted node would stop it: no cleanup, no atexit.
-Points are named `<step>:<generation>` (e.g. `trained:1`, `wrote:samples/gen_001.npz`), so
-a test can stop a run exactly between two writes. Unset, this costs one dict lookup.
+Points are named like `trained:1`, `wrote:samples/gen_001.npz` or, inside training,
+`step:<label>:<n>`, so a test can stop a run exactly between two writes.
+`COLLAPSE_LAB_KILL_SIGNAL=TERM` sends SIGTERM instead (a scheduler's polite stop).
+Unset, this costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import os
 import signal
 
 KILL_AT_VARIABLE = "COLLAPSE_LAB_KILL_AT"
+SIGNAL_VARIABLE = "COLLAPSE_LAB_KILL_SIGNAL"
 
 
 def reached(point: str) -> None:
-    """Die here, uncleanly, if the environment asks for it."""
+    """Die here (or get SIGTERM) if the environment asks for it."""
     if os.environ.get(KILL_AT_VARIABLE) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
+        name = os.environ.get(SIGNAL_VARIABLE, "KILL")
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}"))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from lightning.pytorch.loggers import Logger
 
 from lab import faults, regimes
-from lab.config import ExperimentConfig
+from lab.config import OBSERVER_SECTIONS, ExperimentConfig
 from lab.data import RealData, load_real_data
 from lab.device import DevicePlan, plan_device
 from lab.errors import ConfigError
@@ -27,6 +28,7 @@ from lab.runs import RunDirectory, generation_files
 from lab.seeding import cpu_generator, derive_seed, seed_everything
 from lab.storage import encode_npz, load_npz
 from lab.training import fit
+from lab.training_logs import generation_loggers
 from models.registry import build_model
 
 SUMMARY_COLUMNS = ("fid", "class_entropy", "classes_covered")
@@ -40,7 +42,8 @@ def run_experiment(
     Whatever stops the run (a user error, a bug, Ctrl-C) is recorded in the manifest for
     `collapse-lab status` before it propagates; finished generations are never touched.
     """
-    with RunDirectory.open(run_dir, config.as_dict(), config.digest()) as run:
+    opened = RunDirectory.open(run_dir, config.as_dict(), config.digest(), OBSERVER_SECTIONS)
+    with opened as run:
         start = len(run.generations)
         if start >= config.generations:
             echo(f"{run_dir}: all {config.generations} generations are complete; nothing to do.")
@@ -68,7 +71,9 @@ def _prepare(
     judge, accuracy = load_or_train_judge(config, real, plan)
     run.record("judge", {"heldout_accuracy": round(accuracy, 6), "classes": list(real.class_names)})
     echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
-    return GenerationMetrics(judge, real, config.metrics, plan), real, plan
+    measure = GenerationMetrics(judge, real, config.metrics, plan)
+    run.record("reference", measure.reference)
+    return measure, real, plan
 
 
 def _run_generation(
@@ -85,7 +90,10 @@ def _run_generation(
     training = regimes.training_set(
         config, generation, real.train, lambda k: _stored_samples(run, k)
     )
-    model, steps = train_generation(config, generation, training.images, len(real.train), plan)
+    loggers = generation_loggers(run.path, generation, config.logging)
+    model, steps = train_generation(
+        config, generation, training.images, len(real.train), plan, loggers
+    )
     faults.reached(f"trained:{generation}")
     drawn, grid = draw_samples(config, generation, model, plan)
     faults.reached(f"sampled:{generation}")
@@ -126,6 +134,7 @@ def train_generation(
     images: torch.Tensor,
     real_size: int,
     plan: DevicePlan,
+    loggers: Sequence[Logger] = (),
 ) -> tuple[torch.nn.Module, int]:
     """A fresh model, seeded from (seed, generation), trained on `images`; and its step count."""
     seed_everything(derive_seed(config.seed, "model", generation))
@@ -140,6 +149,8 @@ def train_generation(
         max_epochs=max_epochs,
         max_steps=max_steps,
         label=f"generation {generation}/{config.generations - 1}",
+        loggers=loggers,
+        log_every_n_steps=config.logging.every_n_steps,
     )
     return model, steps
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import lightning as L
 from tqdm.auto import tqdm
 
+from lab import faults
+
 
 class TrainingProgress(L.Callback):
     """A tqdm bar over optimiser steps; hidden automatically when stderr is not a terminal."""
@@ -23,6 +25,7 @@ class TrainingProgress(L.Callback):
             self.bar.set_description(f"{self.label} {epoch}")
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        faults.reached(f"step:{self.label}:{trainer.global_step}")
         if self.bar is None:
             return
         self.bar.update(1)

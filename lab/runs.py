@@ -97,28 +97,47 @@ class RunDirectory:
         self.lock = lock
 
     @classmethod
-    def open(cls, path: Path, config: Mapping[str, Any], config_digest: str) -> RunDirectory:
+    def open(
+        cls,
+        path: Path,
+        config: Mapping[str, Any],
+        config_digest: str,
+        observers: tuple[str, ...] = (),
+    ) -> RunDirectory:
+        """`observers`: top-level config sections that may change between resumes (they are
+        updated in config.yaml) because they do not change what the run computes."""
         lock = RunLock(path)
         lock.acquire()
         try:
-            return cls._open_locked(path, config, config_digest, lock)
+            return cls._open_locked(path, config, config_digest, observers, lock)
         except BaseException:
             lock.release()
             raise
 
     @classmethod
     def _open_locked(
-        cls, path: Path, config: Mapping[str, Any], config_digest: str, lock: RunLock
+        cls,
+        path: Path,
+        config: Mapping[str, Any],
+        config_digest: str,
+        observers: tuple[str, ...],
+        lock: RunLock,
     ) -> RunDirectory:
         config_path = path / CONFIG_FILE
+        config_text = yaml.safe_dump(dict(config), sort_keys=False).encode()
         if config_path.is_file():
             stored = yaml.safe_load(config_path.read_text())
-            difference = _first_difference(stored, dict(config))
+            difference = _first_difference(
+                {k: v for k, v in stored.items() if k not in observers},
+                {k: v for k, v in config.items() if k not in observers},
+            )
             if difference:
                 raise RunDirError(
                     f"run directory '{path}' was made from a different config ({difference}); "
                     "use a new --run-dir, or run it with the config in its config.yaml."
                 )
+            if stored != dict(config):
+                write_atomic(config_path, config_text)
             run = cls(path, read_manifest(path) or _new_manifest(config, config_digest), lock)
             run.verify()
             return run
@@ -127,7 +146,7 @@ class RunDirectory:
                 f"'{path}' is not empty and has no {CONFIG_FILE}, so it is not a collapse-lab run "
                 "directory; choose a new or empty --run-dir."
             )
-        write_atomic(config_path, yaml.safe_dump(dict(config), sort_keys=False).encode())
+        write_atomic(config_path, config_text)
         run = cls(path, _new_manifest(config, config_digest), lock)
         run.save_manifest()
         return run

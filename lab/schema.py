@@ -80,9 +80,11 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
         elif fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
             raise SchemaError(key, f"is required in {section}")
     obj = cls(**values)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        check(prefix)
+    # Looked up on the class, so a section may also be a field named `check` (the experiment's
+    # `check:` thresholds) without being taken for the hook.
+    check = getattr(cls, "check", None)
+    if callable(check):
+        check(obj, prefix)
     return obj
 
 

@@ -12,10 +12,16 @@ from collections.abc import Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.trainer.states import TrainerStatus
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.batches import IndexBatches
 from lab.device import DevicePlan
+from lab.errors import Interrupted
 from lab.progress import TrainingProgress
+
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + signal number, as shells report them
 
 # Lightning's start-up banner ("GPU available: ...", "Seed set to ...") says nothing our
 # own output does not; warnings stay visible.
@@ -23,6 +29,8 @@ for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 # Lightning 2.6 calls an API that torch 2.14 deprecates, once per fit; nothing for users to do.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# Logging every n steps counts steps across epochs, so short epochs lose nothing.
+warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
 
 
 def fit(
@@ -35,14 +43,17 @@ def fit(
     max_epochs: int | None = None,
     max_steps: int | None = None,
     label: str = "train",
+    loggers: Sequence[Logger] = (),
+    log_every_n_steps: int = 50,
 ) -> int:
-    """Train `module` on `tensors` (images, and labels for a classifier) in place; return the
-    number of optimiser steps taken."""
+    """Train `module` on `tensors` (images, and labels for a classifier) in place; what the
+    module logs goes to `loggers` (none: nothing is written). Returns the optimiser steps."""
     batches = IndexBatches([plan.place(t) for t in tensors], batch_size, seed)
     trainer = L.Trainer(
         max_epochs=max_epochs if max_epochs is not None else -1,
         max_steps=max_steps if max_steps is not None else -1,
-        logger=False,
+        logger=list(loggers) or False,
+        log_every_n_steps=log_every_n_steps,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -50,7 +61,14 @@ def fit(
         callbacks=[TrainingProgress(label)],
         **plan.trainer_kwargs(),
     )
-    trainer.fit(module, train_dataloaders=batches)
+    try:
+        trainer.fit(module, train_dataloaders=batches)
+    except SystemExit as stop:
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        if isinstance(stop, SIGTERMException):
+            raise Interrupted("SIGTERM", EXIT_SIGTERM) from None
+        raise Interrupted("Ctrl-C", EXIT_SIGINT) from None
     # Lightning hands the module back on the CPU; sampling and judging run on the plan's device.
     module.to(plan.device)
     module.eval()

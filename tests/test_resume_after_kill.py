@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from lab.cli import main
-from lab.faults import KILL_AT_VARIABLE
+from lab.faults import KILL_AT_VARIABLE, SIGNAL_VARIABLE
 from lab.runs import MANIFEST_FILE, METRICS_FILE
 from tests.conftest import TINY_EXPERIMENT
 
@@ -32,8 +32,11 @@ KILL_SMALL = {
 }
 
 
-def _launch(config: Path, run_dir: Path, kill_at: str | None = None) -> subprocess.Popen:
+def _launch(
+    config: Path, run_dir: Path, kill_at: str | None = None, signal_name: str = "KILL"
+) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if key != KILL_AT_VARIABLE}
+    env[SIGNAL_VARIABLE] = signal_name
     if kill_at:
         env[KILL_AT_VARIABLE] = kill_at
     command = [sys.executable, "-m", "lab.cli", "run", str(config), "--run-dir", str(run_dir)]
@@ -61,10 +64,27 @@ def clean(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[Pa
     return config, _outputs(run_dir)
 
 
+def test_sigterm_during_training_is_not_a_success(clean, tmp_path) -> None:
+    """Lightning turns SIGTERM into exit status 0; a stopped run must not look finished."""
+    config, expected = clean
+    run_dir = tmp_path / "terminated"
+    process = _launch(config, run_dir, kill_at="step:generation 1/2:10", signal_name="TERM")
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 143, err
+    assert "stopped by SIGTERM; run the same command again to resume." in err
+    failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
+    assert failure["during"] == "generation 1" and "SIGTERM" in failure["error"]
+    resumed = _launch(config, run_dir)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert _outputs(run_dir) == expected
+
+
 # One run directory, killed at each point in turn, each process resuming where the last died:
 # during setup, after training, between a generation's files, between metrics.csv and the
 # manifest, and between writing a temporary file and renaming it.
 KILL_POINTS = [
+    "step:generation 0/2:20",
     "trained:0",
     "wrote:samples/gen_000.npz",
     "before-rename:manifest.json",

@@ -30,6 +30,7 @@ def handle(args: argparse.Namespace) -> int:
     from lab.config import load_config
     from lab.errors import ConfigError
     from lab.loop import metrics_table, run_experiment
+    from lab.report import write_report
 
     config = load_config(args.config, args.overrides)
     run_dir = args.run_dir or Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
@@ -39,4 +40,5 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: {err}") from None
     print(metrics_table(run))
     print(f"run directory: {run_dir}")
+    print(f"report: {write_report(run_dir)}")
     return 0

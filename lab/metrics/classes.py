@@ -31,3 +31,8 @@ def class_metrics(
     result: dict[str, float | int] = {"class_entropy": entropy, "classes_covered": covered}
     result.update({f"share_{c}": float(share) for c, share in enumerate(shares)})
     return result
+
+
+def reference_shares(real_shares: torch.Tensor) -> dict[str, float]:
+    """The real data's `share_<c>` values, named as class_metrics names the samples' shares."""
+    return {f"share_{c}": float(share) for c, share in enumerate(real_shares)}

@@ -8,7 +8,7 @@ from lab.config import MetricsConfig
 from lab.data import RealData
 from lab.device import DevicePlan
 from lab.judging import predict_labels
-from lab.metrics.classes import class_metrics, class_shares
+from lab.metrics.classes import class_metrics, class_shares, reference_shares
 from lab.metrics.fid import FIDAgainstReal
 from models.judges import ClassJudge, JudgeFeatures
 
@@ -28,6 +28,9 @@ class GenerationMetrics:
         self.plan = plan
         real_labels = predict_labels(judge, real.heldout.images, plan, config.batch_size)
         self.real_shares = class_shares(real_labels, real.num_classes)
+        # The real held-out set's value of each metrics.csv column that has one (the report
+        # draws samples against it).
+        self.reference: dict[str, float] = reference_shares(self.real_shares)
         self.fid = FIDAgainstReal(
             JudgeFeatures(judge), real.heldout.images, config.batch_size, plan.device
         )

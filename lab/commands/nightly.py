@@ -1,0 +1,64 @@
+"""`collapse-lab nightly SUITE`: run the nightly suite into <output>/<date>/ and update the
+index page of every night.
+
+Exit status: 0 when every entry finished and no final metric moved past its tolerance since
+the previous night; 1 when an entry failed or the regression flag is raised (so cron mails
+someone); 2 when the suite file is invalid. See docs/nightly.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+from lab.errors import ConfigError
+
+HELP = "run the nightly suite and update runs/nightly/index.html"
+EXIT_ALL_WELL = 0
+EXIT_FLAGGED = 1
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", type=Path, help="suite YAML, e.g. experiments/nightly.yaml")
+    parser.add_argument(
+        "--date",
+        help="the night's folder name, YYYY-MM-DD (default today); an existing night resumes",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every entry, e.g. --set data.root=/datasets (repeatable)",
+    )
+    parser.add_argument(
+        "--index-only", action="store_true", help="only rebuild the index page from past nights"
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from lab.nightly.index import changes, night_problems, read_nights, write_index
+    from lab.nightly.night import run_night
+    from lab.nightly.suite import load_suite
+
+    suite = load_suite(args.suite)
+    root = Path(suite.output)
+    if args.index_only:
+        print(f"index: {write_index(root)}")
+        return EXIT_ALL_WELL
+    date = args.date or time.strftime("%Y-%m-%d")
+    if not _DATE.fullmatch(date):
+        raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
+    run_night(suite, args.suite, date, args.overrides)
+    index = write_index(root)
+    nights = read_nights(root)
+    tonight = next(night for night in nights if night["date"] == date)
+    problems = night_problems(tonight, changes(nights))
+    for problem in problems:
+        print(f"FLAG {date}: {problem}")
+    print(f"index: {index}")
+    return EXIT_FLAGGED if problems else EXIT_ALL_WELL

@@ -1,0 +1,192 @@
+"""The HTML of report.html: one self-contained page, inline CSS, no scripts, no network.
+
+Every link and image is a path relative to the run directory, so the folder can be copied,
+zipped or served as it is, and the page opens straight from the file system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+import yaml
+
+from lab.results import RunResults
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem 2rem;
+       color: #1d1d1f; background: #fff; max-width: 120rem; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+.muted { color: #666; }
+dl.summary { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1.2rem; }
+dl.summary dt { font-weight: 600; } dl.summary dd { margin: 0; }
+.strip { display: flex; gap: 0.8rem; overflow-x: auto; padding-bottom: 0.5rem; }
+.strip figure { margin: 0; text-align: center; flex: none; }
+.strip img { width: 16rem; image-rendering: pixelated; border: 1px solid #ccc; }
+.plots { display: flex; flex-wrap: wrap; gap: 0.6rem; }
+.plots img { width: 26rem; }
+img.wide { max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+th { background: #f4f4f6; position: sticky; top: 0; }
+.scroll { overflow-x: auto; }
+table.checks th, table.checks td { text-align: left; }
+.ok { color: #176b2c; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
+pre { background: #f6f6f8; padding: 0.8rem; overflow-x: auto; }
+"""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One threshold of the run's `check:` section and whether it holds."""
+
+    threshold: str
+    holds: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What the page shows; every path is relative to the run directory."""
+
+    results: RunResults
+    grids: list[tuple[int, str]]
+    cells_plot: str | None
+    cells_note: str
+    heatmaps: list[str]
+    metric_plots: list[tuple[str, str]]
+    loss_plot: str | None
+    checks: list[CheckRow] = field(default_factory=list)
+    check_error: str | None = None
+
+
+def render(contents: Contents) -> str:
+    results = contents.results
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(results.name)}: collapse-lab report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{escape(results.name)}</h1>",
+        '<p class="muted">collapse-lab report: a model trained on its own samples, '
+        "generation after generation.</p>",
+        _summary(results),
+    ]
+    parts += _checks(contents)
+    if not results.rows:
+        parts.append("<h2>Generations</h2><p>No generation has finished yet.</p>")
+    else:
+        parts += _grids(contents)
+        parts += _cells(contents)
+        parts += _section(
+            "Class shares and attributes against the real data",
+            "".join(
+                f'<img class="wide" src="{escape(p)}" alt="heatmap">' for p in contents.heatmaps
+            ),
+            show=bool(contents.heatmaps),
+        )
+        plots = "".join(
+            f'<img src="{escape(path)}" alt="{escape(column)} against generation">'
+            for column, path in contents.metric_plots
+        )
+        parts += _section("Metrics per generation", f'<div class="plots">{plots}</div>')
+        parts += _section(
+            "Training loss of each generation",
+            f'<img class="wide" src="{escape(contents.loss_plot or "")}" alt="loss curves">',
+            show=contents.loss_plot is not None,
+        )
+        parts += _section("Metrics table", _table(results))
+    config_text = yaml.safe_dump(results.config, sort_keys=False)
+    parts += _section(
+        "Config",
+        f"<details><summary>config.yaml (as resolved)</summary><pre>{escape(config_text)}"
+        "</pre></details>",
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _summary(results: RunResults) -> str:
+    manifest = results.manifest
+    planned = results.planned_generations
+    finished = len(results.rows)
+    items = [("generations finished", f"{finished}" + (f" of {planned}" if planned else ""))]
+    if manifest.get("created"):
+        items.append(("started", str(manifest["created"])))
+    judge = manifest.get("judge") or {}
+    if "heldout_accuracy" in judge:
+        items.append(("judge accuracy (held-out)", f"{float(judge['heldout_accuracy']):.4f}"))
+    if judge.get("classes"):
+        items.append(("classes", ", ".join(str(c) for c in judge["classes"])))
+    times = results.wall_times()
+    if times:
+        total = sum(times.values())
+        items.append(
+            ("wall time", f"{total:.1f} s in all, {total / len(times):.1f} s a generation")
+        )
+    if manifest.get("config_digest"):
+        items.append(("config digest", str(manifest["config_digest"])[:16]))
+    versions = manifest.get("versions") or {}
+    if versions:
+        items.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items)
+    return f'<dl class="summary">{rows}</dl>'
+
+
+def _checks(contents: Contents) -> list[str]:
+    if contents.check_error:
+        return _section("Checks", f'<p class="bad">{escape(contents.check_error)}</p>')
+    if not contents.checks:
+        return []
+    rows = "".join(
+        f"<tr><td>{escape(row.threshold)}</td>"
+        f'<td class="{"ok" if row.holds else "bad"}">{"holds" if row.holds else "violated"}</td>'
+        f"<td>{escape(row.detail)}</td></tr>"
+        for row in contents.checks
+    )
+    header = "<tr><th>threshold</th><th>status</th><th>detail</th></tr>"
+    table = f'<table class="checks">{header}{rows}</table>'
+    note = '<p class="muted">From the check: section of config.yaml; collapse-lab check RUN.</p>'
+    return _section("Checks", table + note)
+
+
+def _grids(contents: Contents) -> list[str]:
+    figures = "".join(
+        f'<figure><a href="{escape(path)}"><img src="{escape(path)}" '
+        f'alt="grid of generation {generation}"></a>'
+        f"<figcaption>generation {generation}</figcaption></figure>"
+        for generation, path in contents.grids
+    )
+    note = (
+        '<p class="muted">Every grid is drawn from the same latent noise, so a cell shows '
+        "what one latent becomes in each generation.</p>"
+    )
+    return _section("Samples of every generation", note + f'<div class="strip">{figures}</div>')
+
+
+def _cells(contents: Contents) -> list[str]:
+    if contents.cells_plot is None:
+        return _section(
+            "The same latent across generations", f"<p>{escape(contents.cells_note)}</p>"
+        )
+    body = (
+        f'<p class="muted">{escape(contents.cells_note)}</p>'
+        f'<img class="wide" src="{escape(contents.cells_plot)}" alt="fixed cells per generation">'
+    )
+    return _section("The same latent across generations", body)
+
+
+def _table(results: RunResults) -> str:
+    times = results.wall_times()
+    header = "".join(f"<th>{escape(c)}</th>" for c in results.columns) + "<th>wall time (s)</th>"
+    rows = []
+    for generation, row in zip(results.generations, results.rows, strict=True):
+        cells = "".join(f"<td>{escape(row.get(c) or '')}</td>" for c in results.columns)
+        time_cell = f"{times[generation]:.1f}" if generation in times else ""
+        rows.append(f"<tr>{cells}<td>{time_cell}</td></tr>")
+    return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
+
+
+def _section(title: str, body: str, show: bool = True) -> Sequence[str]:
+    return [f"<h2>{escape(title)}</h2>", body] if show else []

@@ -1,0 +1,220 @@
+"""The nightly suite on tiny fake nights: the index lists every night, the regression flag is
+raised when a final metric moves past its tolerance and not otherwise, and a night that
+fails part-way still says what finished and why the rest did not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.cli import main
+from lab.config import load_config
+from lab.errors import ConfigError
+from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
+from lab.nightly.night import NIGHT_FILE, Outcome, run_entry, run_night
+from lab.nightly.suite import NightlySuite, SuiteEntry, load_suite
+from tests.fake_runs import make_run
+
+TOLERANCE = {"fid": {"relative": 0.05}, "classes_covered": {"absolute": 0}}
+
+
+def _suite(tmp_path: Path, entries: Sequence[dict], **extra) -> tuple[NightlySuite, Path]:
+    path = tmp_path / "nightly.yaml"
+    raw = {"output": str(tmp_path / "nightly"), "tolerance": TOLERANCE, "entries": list(entries)}
+    path.write_text(yaml.safe_dump({**raw, **extra}))
+    return load_suite(path), path
+
+
+def _fake_runner(final_fid: dict[str, float], fail: Sequence[str] = ()) -> Callable:
+    """A runner that writes a finished fake run (final FID as given) instead of training."""
+
+    def run(entry: SuiteEntry, run_dir: Path, log_file: Path, extra: Sequence[str]) -> Outcome:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text("fake\n")
+        if entry.name in fail:
+            make_run(run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
+            return Outcome(2, "out of memory in generation 1", 3.0)
+        make_run(run_dir, _rows([80.0, final_fid[entry.name]], [10, 9]), grids=False)
+        return Outcome(0, "", 12.0)
+
+    return run
+
+
+def _rows(fids: Sequence[float], covered: Sequence[int]) -> list[dict]:
+    return [
+        {"generation": g, "fid": fid, "classes_covered": count}
+        for g, (fid, count) in enumerate(zip(fids, covered, strict=True))
+    ]
+
+
+def _two_nights(tmp_path: Path, second_fid: float) -> tuple[Path, list[dict]]:
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+    run_night(suite, path, "2026-11-25", runner=_fake_runner({"vae": 200.0}), echo=str)
+    run_night(suite, path, "2026-11-26", runner=_fake_runner({"vae": second_fid}), echo=str)
+    root = Path(suite.output)
+    return write_index(root), read_nights(root)
+
+
+def _links(index: Path) -> list[str]:
+    class Links(HTMLParser):
+        found: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:  # noqa: ANN001
+            if tag == "a":
+                self.found.append(dict(attrs)["href"])
+
+    parser = Links()
+    parser.found = []
+    parser.feed(index.read_text())
+    return parser.found
+
+
+@pytest.mark.parametrize(
+    ("second_fid", "flagged"), [(209.0, False), (191.0, False), (211.0, True), (189.0, True)]
+)
+def test_flag_raised_past_the_tolerance_and_not_otherwise(tmp_path, second_fid, flagged):
+    index, nights = _two_nights(tmp_path, second_fid)
+    assert [night["date"] for night in nights] == ["2026-11-25", "2026-11-26"]
+    found = changes(nights)
+    assert night_problems(nights[0], found) == []  # the first night has nothing to compare to
+    fid = next(c for c in found[("2026-11-26", "vae")] if c.metric == "fid")
+    assert (fid.previous, fid.current, fid.allowed) == (200.0, second_fid, pytest.approx(10.0))
+    assert fid.flagged is flagged
+    problems = night_problems(nights[1], found)
+    assert problems == ([f"vae fid moved {fid.describe()}"] if flagged else [])
+    text = index.read_text()
+    assert ("REGRESSION FLAG" in text) is flagged
+    links = _links(index)
+    for date in ("2026-11-25", "2026-11-26"):
+        assert f"{date}/vae/report.html" in links and f"{date}/vae.log" in links
+    for link in links:
+        assert (index.parent / link).is_file(), link
+
+
+def test_a_flag_compares_with_the_last_night_the_entry_finished(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+    run_night(suite, path, "2026-11-24", runner=_fake_runner({"vae": 200.0}), echo=str)
+    run_night(suite, path, "2026-11-25", runner=_fake_runner({}, fail=["vae"]), echo=str)
+    run_night(suite, path, "2026-11-26", runner=_fake_runner({"vae": 230.0}), echo=str)
+    nights = read_nights(Path(suite.output))
+    fid = next(c for c in changes(nights)[("2026-11-26", "vae")] if c.metric == "fid")
+    assert (fid.previous_date, fid.previous, fid.flagged) == ("2026-11-24", 200.0, True)
+
+
+def test_a_failed_entry_does_not_stop_the_night(tmp_path):
+    entries = [
+        {"name": "first", "config": "a.yaml"},
+        {"name": "broken", "config": "b.yaml"},
+        {"name": "last", "config": "c.yaml"},
+    ]
+    suite, path = _suite(tmp_path, entries)
+    runner = _fake_runner({"first": 100.0, "last": 120.0}, fail=["broken"])
+    record = run_night(suite, path, "2026-11-26", runner=runner, echo=str)
+    statuses = [(e["name"], e["status"], e["reason"]) for e in record["entries"]]
+    assert statuses == [
+        ("first", "finished", ""),
+        ("broken", "failed", "out of memory in generation 1"),
+        ("last", "finished", ""),
+    ]
+    broken = record["entries"][1]
+    assert (broken["generations"], broken["planned_generations"]) == (1, 5)
+    index = write_index(Path(suite.output))
+    text = index.read_text()
+    assert "broken failed: out of memory in generation 1" in text
+    assert "2026-11-26/broken/report.html" in _links(index)  # what it finished is reported
+
+
+def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
+    entries = [{"name": n, "config": f"{n}.yaml"} for n in ("done", "killed", "never")]
+    suite, path = _suite(tmp_path, entries)
+    finished = _fake_runner({"done": 100.0})
+
+    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
+        if entry.name == "killed":
+            raise KeyboardInterrupt  # the box went down, or someone pressed Ctrl-C
+        return finished(entry, run_dir, log_file, extra)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_night(suite, path, "2026-11-26", runner=runner, echo=str)
+    record = json.loads((Path(suite.output) / "2026-11-26" / NIGHT_FILE).read_text())
+    assert [(e["name"], e["status"]) for e in record["entries"]] == [
+        ("done", "finished"),
+        ("killed", "running"),
+        ("never", "not run"),
+    ]
+    assert record["finished"] is None
+    problems = night_problems(record, changes([record]))
+    assert problems == [
+        "killed running: the night stopped while this entry ran",
+        "never not run: the night stopped before this entry started",
+    ]
+    assert "not recorded (stopped, or still running)" in write_index(Path(suite.output)).read_text()
+
+
+def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+
+    def stopped(entry, run_dir, log_file, extra):  # noqa: ANN001
+        make_run(run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
+        return Outcome(0, "", 5.0)
+
+    record = run_night(suite, path, "2026-11-26", runner=stopped, echo=str)
+    (entry,) = record["entries"]
+    assert entry["status"] == "failed"
+    assert entry["reason"].startswith("exited with status 0 after 1 of 6 generations")
+
+
+def test_a_real_failing_entry_records_the_error_sentence(tmp_path, write_config):
+    """The subprocess runner on an entry whose data is missing: exit 2 and the CLI's sentence."""
+    config = write_config({"data": {"name": "mnist", "root": str(tmp_path / "no-data")}})
+    entry = SuiteEntry(name="missing", config=str(config))
+    outcome = run_entry(entry, tmp_path / "run", tmp_path / "missing.log", ())
+    assert outcome.exit_code == 2
+    assert outcome.reason.startswith("MNIST is incomplete") and "no-data" in outcome.reason
+    assert "$ " in (tmp_path / "missing.log").read_text().splitlines()[0]
+
+
+def test_nightly_command_exit_codes(tmp_path, monkeypatch, capsys):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+    fids = iter([200.0, 201.0, 300.0])
+
+    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
+        return _fake_runner({"vae": next(fids)})(entry, run_dir, log_file, extra)
+
+    monkeypatch.setattr("lab.nightly.night.run_entry", runner)
+    assert main(["nightly", str(path), "--date", "2026-11-24"]) == 0
+    assert main(["nightly", str(path), "--date", "2026-11-25"]) == 0
+    assert main(["nightly", str(path), "--date", "2026-11-26"]) == 1
+    out = capsys.readouterr().out
+    assert "FLAG 2026-11-26: vae fid moved +99 since 2026-11-25" in out
+    assert (Path(suite.output) / INDEX_FILE).is_file()
+    assert main(["nightly", str(path), "--date", "26-11-2026"]) == 2
+
+
+def test_the_suite_file_is_validated(tmp_path):
+    with pytest.raises(ConfigError, match=r"'tolerance.fid' must set exactly one"):
+        _suite(
+            tmp_path,
+            [{"name": "a", "config": "a.yaml"}],
+            tolerance={"fid": {"absolute": 1, "relative": 0.1}},
+        )
+    with pytest.raises(ConfigError, match=r"names 'a' twice"):
+        _suite(tmp_path, [{"name": "a", "config": "a.yaml"}, {"name": "a", "config": "b.yaml"}])
+    with pytest.raises(ConfigError, match=r"'entries\[0\].name' must be a folder name"):
+        _suite(tmp_path, [{"name": "../up", "config": "a.yaml"}])
+    with pytest.raises(ConfigError, match=r"'entries\[0\].confg' is not known.*did you mean"):
+        _suite(tmp_path, [{"name": "a", "confg": "a.yaml"}])
+
+
+def test_the_shipped_suite_lists_only_experiments_that_exist():
+    root = Path(__file__).resolve().parents[1]
+    suite = load_suite(root / "experiments" / "nightly.yaml")
+    assert "mnist_vae" in [entry.name for entry in suite.entries]
+    for entry in suite.entries:
+        config = load_config(root / entry.config)  # exists and validates
+        assert config.data.name != "mnist5k", f"{entry.name} is a CPU demo, not a nightly run"
