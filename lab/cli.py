@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from lab.errors import LabError
 
-COMMANDS = ("run",)
+COMMANDS = ("run", "eval")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

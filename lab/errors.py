@@ -23,3 +23,7 @@ class DeviceError(LabError):
 
 class JudgeError(LabError):
     """The judge classifier is not good enough to label samples."""
+
+
+class FeatureSpaceError(LabError):
+    """A feature extractor's package or weights are missing or unreadable."""
