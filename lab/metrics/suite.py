@@ -53,8 +53,12 @@ class GenerationMetrics:
 
     def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor]:
         """(metric name -> value, the judge's label of each sample)."""
-        labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
         features = self.space.extract(samples, self.plan, self.config.batch_size)
+        if isinstance(self.space.module, JudgeFeatures):
+            with torch.no_grad():
+                labels = self.judge.labels_from_features(features).cpu()
+        else:
+            labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
         distribution = self.compare(features)
         metrics: dict[str, float | int] = {"fid": distribution.pop("fid")}
         metrics.update(class_metrics(labels, self.real_shares, self.config.covered_share_fraction))
