@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae test lint clean
+.PHONY: setup demo mnist-vae test lint clean bench-metrics
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ mnist-vae: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Our PRDC against the prdc package (speed, equal numbers, memory); writes bench/RESULTS.md.
+bench-metrics: $(STAMP)
+	$(BIN)/python -m bench.prdc_bench --output bench/RESULTS.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
