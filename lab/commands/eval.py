@@ -25,7 +25,13 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from lab.config import ExperimentConfig, MetricsConfig
+    from lab.device import DevicePlan
 
 HELP = "score a generated image set against a real one (FID, precision/recall, ...)"
 
@@ -98,7 +104,15 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(args, config, metrics, real_images, fake_images, plan, cache_dir) -> dict[str, Any]:
+def _measure(
+    args: argparse.Namespace,
+    config: ExperimentConfig | None,
+    metrics: MetricsConfig,
+    real_images: torch.Tensor,
+    fake_images: torch.Tensor,
+    plan: DevicePlan,
+    cache_dir: Path,
+) -> dict[str, Any]:
     """Every metric of FAKE against REAL; per-class numbers when a judge is named."""
     from lab.data import load_real_data
     from lab.judging import load_or_train_judge, predict_labels
@@ -139,7 +153,7 @@ def _measure(args, config, metrics, real_images, fake_images, plan, cache_dir) -
     return result
 
 
-def _check_count(path: Path, count: int, metrics) -> None:
+def _check_count(path: Path, count: int, metrics: MetricsConfig) -> None:
     from lab.errors import DataError
 
     needed = max(metrics.precision_recall_k, metrics.density_coverage_k) + 1
@@ -150,7 +164,9 @@ def _check_count(path: Path, count: int, metrics) -> None:
         )
 
 
-def _check_shape(path: Path, images, shape: tuple[int, int, int], config: Path, name: str) -> None:
+def _check_shape(
+    path: Path, images: torch.Tensor, shape: tuple[int, int, int], config: Path, name: str
+) -> None:
     from lab.errors import DataError
 
     found = tuple(images.shape[1:])

@@ -114,15 +114,22 @@ def _float64_error(dim: int) -> float:
 
 
 @contextlib.contextmanager
-def full_float32_matmul() -> Iterator[None]:
-    """Matrix products in true float32: reduced-precision modes (TF32) would break the error
-    bound that decides which comparisons are certain."""
-    previous = torch.get_float32_matmul_precision()
+def tile_arithmetic(device: torch.device) -> Iterator[None]:
+    """How the tile loops compute: matrix products in true float32, since reduced-precision
+    modes (TF32) would break the error bound that decides which comparisons are certain; and,
+    on a CPU, one intra-op thread. The loops issue thousands of small operations, and with
+    several threads each ends in a barrier that waits for the slowest thread: on a 2-core
+    machine shared with other work (load average 6) that made 10k x 10k take 25.6 s instead of
+    2.0 s on one thread."""
+    precision, threads = torch.get_float32_matmul_precision(), torch.get_num_threads()
     torch.set_float32_matmul_precision("highest")
+    if device.type == "cpu":
+        torch.set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_float32_matmul_precision(previous)
+        torch.set_float32_matmul_precision(precision)
+        torch.set_num_threads(threads)
 
 
 def exact_squared(a: Points, rows: Tensor | None, b: Points, cols: Tensor | None) -> Tensor:
@@ -173,7 +180,7 @@ def knn_squared_radii(
     rhs = _padded(points.rhs, groups * _GROUP)
     offsets = torch.arange(_GROUP, device=rhs.device)
     radii = {k: torch.empty(count, dtype=torch.float32, device=rhs.device) for k in ks}
-    with full_float32_matmul():
+    with tile_arithmetic(rhs.device):
         for start in range(0, count, rows):
             block = points.lhs[start : start + rows]
             minima = torch.cat(
@@ -238,7 +245,7 @@ def ball_membership(
     reach = torch.maximum(dc_high, pr_radius + pr_band)
     state = _CrossState.empty(len(real), len(fake), real.low.device)
     rows, cols = tile
-    with full_float32_matmul():
+    with tile_arithmetic(real.low.device):
         for r0 in range(0, len(real), rows):
             r1 = min(r0 + rows, len(real))
             for c0 in range(0, len(fake), cols):
