@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae demo-regimes mnist-regimes test lint errors-doc clean
+.PHONY: setup demo mnist-vae demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,10 @@ test: $(STAMP)
 # Rewrite docs/errors.md from the bad-input cases in tests/test_bad_inputs.py.
 errors-doc: $(STAMP)
 	COLLAPSE_LAB_WRITE_ERRORS_DOC=1 $(BIN)/python -m pytest -q tests/test_bad_inputs.py
+
+# Our PRDC against the prdc package (speed, equal numbers, memory); writes bench/RESULTS.md.
+bench-metrics: $(STAMP)
+	$(BIN)/python -m bench.prdc_bench --output bench/RESULTS.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -100,11 +100,25 @@ class RegimeOptions:
 class MetricsConfig:
     """What is measured on every generation's samples against the real held-out set."""
 
-    feature_space: Literal["judge"] = "judge"
+    # FID, precision/recall, density/coverage, homogeneity and KID are measured in this space:
+    # the judge's penultimate layer (offline), or the standard 2048-d InceptionV3.
+    feature_space: Literal["judge", "inception"] = "judge"
     # A class counts as covered while its share of samples is at least this fraction
     # of its share of the real data.
     covered_share_fraction: float = field(default=0.5, metadata=bounds(gt=0, le=1))
     batch_size: int = field(default=500, metadata=bounds(ge=1))
+    # The InceptionV3 weights file; empty means torch hub's cache ($TORCH_HOME/hub/checkpoints).
+    inception_weights: str | None = None
+    # Neighbours per k-NN ball: the published conventions are 3 (precision/recall, Kynkaanniemi
+    # et al. 2019) and 5 (density/coverage, Naeem et al. 2020).
+    precision_recall_k: int = field(default=3, metadata=bounds(ge=1))
+    density_coverage_k: int = field(default=5, metadata=bounds(ge=1))
+    # Mean pairwise feature distance (homogeneity) over at most this many images per set.
+    pairwise_max_samples: int = field(default=5000, metadata=bounds(ge=2))
+    # KID (unbiased at the small sample sizes where FID is not) as columns kid and kid_std.
+    kid: bool = False
+    kid_subsets: int = field(default=100, metadata=bounds(ge=1))
+    kid_subset_size: int = field(default=1000, metadata=bounds(ge=2))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ class JudgeError(LabError):
     """The judge classifier is not good enough to label samples."""
 
 
+class FeatureSpaceError(LabError):
+    """A feature extractor's package or weights are missing or unreadable."""
+
+
 class Interrupted(Exception):
     """The run was stopped from outside (Ctrl-C, SIGTERM); the same command resumes it.
 

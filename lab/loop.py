@@ -23,7 +23,7 @@ from lab.device import DevicePlan, plan_device
 from lab.errors import ConfigError
 from lab.grids import grid_png
 from lab.judging import load_or_train_judge
-from lab.metrics.suite import GenerationMetrics
+from lab.metrics.suite import GenerationMetrics, check_metric_sizes
 from lab.runs import RunDirectory, generation_files
 from lab.seeding import cpu_generator, derive_seed, seed_everything
 from lab.storage import encode_npz, load_npz
@@ -31,7 +31,14 @@ from lab.training import fit
 from lab.training_logs import generation_loggers
 from models.registry import build_model
 
-SUMMARY_COLUMNS = ("fid", "class_entropy", "classes_covered")
+SUMMARY_COLUMNS = (
+    "fid",
+    "class_entropy",
+    "classes_covered",
+    "precision",
+    "recall",
+    "rare_class_recall",
+)
 
 
 def run_experiment(
@@ -71,7 +78,7 @@ def _prepare(
     judge, accuracy = load_or_train_judge(config, real, plan)
     run.record("judge", {"heldout_accuracy": round(accuracy, 6), "classes": list(real.class_names)})
     echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
-    measure = GenerationMetrics(judge, real, config.metrics, plan)
+    measure = GenerationMetrics(judge, real, config, plan)
     run.record("reference", measure.reference)
     return measure, real, plan
 
@@ -212,6 +219,7 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
                 f"{real.name} trains on (samples_per_generation {config.samples_per_generation}, "
                 f"{len(real.train)} real training images); lower it."
             )
+    check_metric_sizes(config, len(real.heldout))
 
 
 def metrics_table(run: RunDirectory, columns: tuple[str, ...] = SUMMARY_COLUMNS) -> str:

@@ -25,6 +25,7 @@ class ClassJudge(L.LightningModule):
     ) -> None:
         super().__init__()
         channels, height, width = image_shape
+        self.image_shape = (channels, height, width)
         self.lr = lr
         self.num_features = feature_dim
         flat = 64 * (height >> _POOLINGS) * (width >> _POOLINGS)
@@ -63,6 +64,10 @@ class ClassJudge(L.LightningModule):
     def predict_labels(self, images: torch.Tensor) -> torch.Tensor:
         """Class index per image (call under inference mode, on the judge's device)."""
         return self(images).argmax(dim=1)
+
+    def labels_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Class index per image from its `features`, saving a second pass over the images."""
+        return self.head(features).argmax(dim=1)
 
 
 class JudgeFeatures(nn.Module):

@@ -38,3 +38,11 @@ def write_config(tmp_path: Path, cache_dir: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    """The tiny experiment's YAML written once per session, for module-scoped fixtures."""
+    path = tmp_path_factory.mktemp("tiny_config") / "tiny.yaml"
+    path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache_dir)}))
+    return path

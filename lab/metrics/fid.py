@@ -1,35 +1,41 @@
-"""FID through torchmetrics, in the feature space of any extractor module.
+"""FID through torchmetrics' `FrechetInceptionDistance`, on features extracted beforehand.
 
-torchmetrics' `FrechetInceptionDistance` accepts a custom `nn.Module`; with
-`reset_real_features=False` the real set's statistics are computed once and kept across
-generations, while `reset()` clears only the generated side.
+The features of a generation are extracted once and shared by every metric, so FID gets them
+through a pass-through "extractor". With `reset_real_features=False` the real set's mean and
+covariance are accumulated once and kept across generations, while `reset()` clears only the
+generated side.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 
+class GivenFeatures(nn.Module):
+    """A torchmetrics "feature extractor" for inputs that already are features."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features
+
+
 class FIDAgainstReal:
-    """FID of any number of sample sets against one real set, real features computed once."""
+    """FID of any number of generated feature sets against one real feature set."""
 
-    def __init__(
-        self, extractor: nn.Module, real_images: torch.Tensor, batch_size: int, device: torch.device
-    ) -> None:
-        self.batch_size = batch_size
+    def __init__(self, real_features: Tensor) -> None:
         self.metric = FrechetInceptionDistance(
-            feature=extractor, reset_real_features=False, normalize=False
-        ).to(device)
-        self._update(real_images, real=True)
+            feature=GivenFeatures(real_features.shape[1]),
+            reset_real_features=False,
+            normalize=False,
+        ).to(real_features.device)
+        self.metric.update(real_features, real=True)
 
-    def __call__(self, images: torch.Tensor) -> float:
+    def __call__(self, fake_features: Tensor) -> float:
         self.metric.reset()
-        self._update(images, real=False)
+        self.metric.update(fake_features.to(self.metric.device, torch.float32), real=False)
         return float(self.metric.compute())
-
-    def _update(self, images: torch.Tensor, real: bool) -> None:
-        device = self.metric.device
-        for chunk in images.split(self.batch_size):
-            self.metric.update(chunk.to(device), real=real)

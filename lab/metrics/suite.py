@@ -2,42 +2,113 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import torch
 
-from lab.config import MetricsConfig
+from lab.config import ExperimentConfig
 from lab.data import RealData
 from lab.device import DevicePlan
-from lab.judging import predict_labels
+from lab.errors import ConfigError
+from lab.judging import judge_cache_path, predict_labels
 from lab.metrics.classes import class_metrics, class_shares, reference_shares
-from lab.metrics.fid import FIDAgainstReal
+from lab.metrics.distribution import FeatureMetrics
+from lab.metrics.features import FeatureSpace, cached_features
+from lab.storage import sha256_file
 from models.judges import ClassJudge, JudgeFeatures
 
 
 class GenerationMetrics:
-    """Set up once per run (real features and label shares), then called per generation.
+    """Set up once per run (real features, labels and shares), then called per generation.
 
     The real class shares are the judge's labels of the held-out set rather than its true
-    labels, so the judge's own errors affect real and generated shares alike.
+    labels, so the judge's own errors affect real and generated shares alike. Per-class recall
+    groups the real held-out images by their true labels: it asks which real digits the
+    samples still reach, and needs no judge on the real side.
     """
 
     def __init__(
-        self, judge: ClassJudge, real: RealData, config: MetricsConfig, plan: DevicePlan
+        self, judge: ClassJudge, real: RealData, config: ExperimentConfig, plan: DevicePlan
     ) -> None:
         self.judge = judge
-        self.config = config
+        self.config = config.metrics
         self.plan = plan
-        real_labels = predict_labels(judge, real.heldout.images, plan, config.batch_size)
+        batch = self.config.batch_size
+        real_labels = predict_labels(judge, real.heldout.images, plan, batch)
         self.real_shares = class_shares(real_labels, real.num_classes)
         # The real held-out set's value of each metrics.csv column that has one (the report
         # draws samples against it).
         self.reference: dict[str, float] = reference_shares(self.real_shares)
-        self.fid = FIDAgainstReal(
-            JudgeFeatures(judge), real.heldout.images, config.batch_size, plan.device
+        self.space = feature_space(config, judge)
+        real_features = cached_features(
+            real_features_path(config, "heldout", self.space),
+            self.space,
+            real.heldout.images,
+            plan,
+            batch,
+        )
+        self.compare = FeatureMetrics(
+            real_features, self.config, real.heldout.labels, real.class_names
         )
 
     def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor]:
         """(metric name -> value, the judge's label of each sample)."""
-        labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
-        metrics: dict[str, float | int] = {"fid": self.fid(samples)}
+        features = self.space.extract(samples, self.plan, self.config.batch_size)
+        if isinstance(self.space.module, JudgeFeatures):
+            with torch.no_grad():
+                labels = self.judge.labels_from_features(features).cpu()
+        else:
+            labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
+        distribution = self.compare(features)
+        metrics: dict[str, float | int] = {"fid": distribution.pop("fid")}
         metrics.update(class_metrics(labels, self.real_shares, self.config.covered_share_fraction))
+        metrics.update(distribution)
         return metrics, labels
+
+
+def feature_space(config: ExperimentConfig, judge: ClassJudge) -> FeatureSpace:
+    """The space config.metrics.feature_space names."""
+    if config.metrics.feature_space == "inception":
+        from lab.metrics.inception import inception_space
+
+        return inception_space(config.metrics.inception_weights)
+    return judge_space(config, judge)
+
+
+def judge_space(config: ExperimentConfig, judge: ClassJudge) -> FeatureSpace:
+    """The judge's penultimate layer, named by the cached judge's weights, so cached features
+    of a retrained judge are never mistaken for this one's."""
+    weights = sha256_file(judge_cache_path(config))[:16]
+    return FeatureSpace(
+        name=f"judge-{weights}", module=JudgeFeatures(judge), image_shape=judge.image_shape
+    )
+
+
+def real_features_path(config: ExperimentConfig, split: str, space: FeatureSpace) -> Path:
+    """Cache file of one real split's features: one per (dataset, split, extractor)."""
+    data = hashlib.sha256(json.dumps(asdict(config.data), sort_keys=True).encode()).hexdigest()
+    name = f"{config.data.name}-{data[:12]}-{split}-{space.name}.pt"
+    return Path(config.cache_dir) / "features" / name
+
+
+def check_metric_sizes(config: ExperimentConfig, heldout: int) -> None:
+    """k-NN balls need more points than k, and KID subsets no more than there are images;
+    both are config errors, caught before any training."""
+    metrics = config.metrics
+    available = min(heldout, config.samples_per_generation)
+    limits = {
+        "metrics.precision_recall_k": (metrics.precision_recall_k, available - 1),
+        "metrics.density_coverage_k": (metrics.density_coverage_k, available - 1),
+    }
+    if metrics.kid:
+        limits["metrics.kid_subset_size"] = (metrics.kid_subset_size, available)
+    for key, (value, limit) in limits.items():
+        if value > limit:
+            raise ConfigError(
+                f"key '{key}' is {value}, but the metrics compare {heldout} held-out real images "
+                f"with {config.samples_per_generation} samples, which allows at most {limit}; "
+                "lower it."
+            )

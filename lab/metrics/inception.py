@@ -1,0 +1,79 @@
+"""The standard FID feature space: InceptionV3's 2048-d pool features, as torchmetrics has them.
+
+torchmetrics wraps torch-fidelity's port of the original TensorFlow graph, whose weights are
+one file that no package ships; offline it must already be on disk. Images are resized with
+TF1-compatible bilinear interpolation (`antialias=False`), as classic FID numbers were, and
+1-channel images are repeated to 3 channels.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from lab.errors import FeatureSpaceError
+from lab.metrics.features import FeatureSpace
+from lab.storage import sha256_file
+
+WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+FEATURES = 2048
+
+
+def weights_path(configured: str | None) -> Path:
+    """The configured file, else torch hub's checkpoint cache, where torch-fidelity would
+    download it to."""
+    if configured:
+        return Path(configured).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
+class InceptionFeatures(nn.Module):
+    """uint8 [N, 1 or 3, H, W] images of any size -> float32 [N, 2048] features."""
+
+    num_features = FEATURES
+
+    def __init__(self, weights: Path) -> None:
+        super().__init__()
+        try:
+            import torch_fidelity  # noqa: F401  (NoTrainInceptionV3 needs it)
+            from torchmetrics.image.fid import NoTrainInceptionV3
+        except ImportError:
+            raise FeatureSpaceError(
+                "feature space 'inception' needs the torch-fidelity package; install it with "
+                "`pip install 'collapse-lab[inception]'` or `pip install torch-fidelity`."
+            ) from None
+        if not weights.is_file():
+            raise FeatureSpaceError(
+                f"feature space 'inception' needs the InceptionV3 weights file '{weights}', "
+                f"which does not exist; download {WEIGHTS_URL} on a machine with internet and "
+                f"put it there (or point metrics.inception_weights / --inception-weights at it)."
+            )
+        try:
+            self.network = NoTrainInceptionV3(
+                name="inception-v3-compat",
+                features_list=[str(FEATURES)],
+                feature_extractor_weights_path=str(weights),
+                antialias=False,
+            )
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise FeatureSpaceError(
+                f"'{weights}' cannot be loaded as the InceptionV3 weights ({reason}); download "
+                f"it again from {WEIGHTS_URL}."
+            ) from None
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        return self.network(images).float()
+
+
+def inception_space(configured: str | None) -> FeatureSpace:
+    """The Inception feature space; its cache name follows the weights file's content."""
+    path = weights_path(configured)
+    module = InceptionFeatures(path)
+    return FeatureSpace(name=f"inception-{sha256_file(path)[:16]}", module=module)
