@@ -7,34 +7,30 @@ import torch
 from lab.config import MetricsConfig
 from lab.data import RealData
 from lab.device import DevicePlan
-from lab.judging import predict_labels
-from lab.metrics.classes import class_metrics, class_shares
+from lab.metrics.coverage import label_coverage
 from lab.metrics.fid import FIDAgainstReal
-from models.judges import ClassJudge, JudgeFeatures
+from models.judges import Judge, JudgeFeatures
 
 
 class GenerationMetrics:
-    """Set up once per run (real features and label shares), then called per generation.
-
-    The real class shares are the judge's labels of the held-out set rather than its true
-    labels, so the judge's own errors affect real and generated shares alike.
-    """
+    """Set up once per run (real features and the real labels' coverage), then called per
+    generation. Which label metrics apply follows from the data (lab/metrics/coverage.py)."""
 
     def __init__(
-        self, judge: ClassJudge, real: RealData, config: MetricsConfig, plan: DevicePlan
+        self, judge: Judge, real: RealData, config: MetricsConfig, plan: DevicePlan
     ) -> None:
         self.judge = judge
         self.config = config
         self.plan = plan
-        real_labels = predict_labels(judge, real.heldout.images, plan, config.batch_size)
-        self.real_shares = class_shares(real_labels, real.num_classes)
+        self.coverage = label_coverage(judge, real, config, plan)
+        self.reference = self.coverage.reference
         self.fid = FIDAgainstReal(
             JudgeFeatures(judge), real.heldout.images, config.batch_size, plan.device
         )
 
-    def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor]:
-        """(metric name -> value, the judge's label of each sample)."""
-        labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
+    def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor | None]:
+        """(metric name -> value, the judge's labels of the samples, None for unlabelled data)."""
         metrics: dict[str, float | int] = {"fid": self.fid(samples)}
-        metrics.update(class_metrics(labels, self.real_shares, self.config.covered_share_fraction))
+        coverage, labels = self.coverage(samples)
+        metrics.update(coverage)
         return metrics, labels
