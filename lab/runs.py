@@ -144,8 +144,10 @@ class RunDirectory:
         files: Mapping[str, bytes],
         metrics: Mapping[str, float | int],
         wall_time_s: float,
+        notes: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write a generation's files, then metrics.csv, then the manifest that vouches for them."""
+        """Write a generation's files, then metrics.csv, then the manifest that vouches for them.
+        `notes` (e.g. why training diverged) are kept in the generation's manifest record."""
         if generation != len(self.generations):
             raise ValueError(f"generation {generation} committed after {len(self.generations)}")
         for relative, data in files.items():
@@ -156,6 +158,7 @@ class RunDirectory:
             "metrics": dict(metrics),
             "files": {relative: sha256(data) for relative, data in files.items()},
             "wall_time_s": round(wall_time_s, 3),
+            **(notes or {}),
         }
         self.generations.append(record)
         write_atomic(
