@@ -175,5 +175,11 @@ def test_rare_attribute_typo_is_caught_on_load(write_config) -> None:
         load_config(path)
 
 
+def test_download_is_refused_for_celeba(write_config) -> None:
+    path = write_config({"data": {"name": "celeba", "download": True}})
+    with pytest.raises(ConfigError, match=r"'data.download' is only supported for 'mnist'"):
+        load_config(path)
+
+
 def _must_not_decode(*args, **kwargs):
     raise AssertionError("the cache (or torchvision) should have been used")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -57,6 +59,38 @@ def test_one_step_updates_both_networks() -> None:
     assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(metrics)
     assert 0 < float(metrics["d_real"]) < 1 and 0 < float(metrics["d_fake"]) < 1
     assert model.diverged is None
+
+
+def test_one_step_is_the_reference_dcgan_step() -> None:
+    """One batch through Lightning's manual optimisation does what pytorch/examples'
+    dcgan/main.py does: a discriminator step on real images and detached fakes, then a
+    generator step on the same fakes against the updated discriminator."""
+    model = _model()
+    reference = copy.deepcopy(model)
+    images = _images(8)
+    seed_everything(123)  # the generator's noise comes from torch's global generator
+    fit(model, [images], plan=PLAN, batch_size=8, seed=0, max_steps=2)
+
+    seed_everything(123)
+    generator, discriminator = reference.generator.train(), reference.discriminator.train()
+    adam = {"lr": 2e-4, "betas": (0.5, 0.999)}
+    opt_g = torch.optim.Adam(generator.parameters(), **adam)
+    opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
+    bce = torch.nn.BCEWithLogitsLoss()
+    real = images.float() / 255 * 2 - 1
+    fake = generator(torch.randn(8, CONFIG.latent_dim, 1, 1))
+    loss_d = bce(discriminator(real), torch.ones(8)) + bce(
+        discriminator(fake.detach()), torch.zeros(8)
+    )
+    loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    bce(discriminator(fake), torch.ones(8)).backward()
+    opt_g.step()
+
+    ours = dict(model.named_parameters())
+    for name, expected in reference.named_parameters():
+        assert torch.allclose(ours[name], expected, atol=1e-6), name
 
 
 def test_sample_is_uint8_and_fixed_latents_give_the_same_images() -> None:
