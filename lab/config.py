@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lab.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
+from lab.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, by_kind, to_plain
 from models.registry import model_configs
