@@ -8,10 +8,9 @@ Which judge a run gets follows from its data's labels (lab/judging.py):
   ClassJudge      one class per image (MNIST digits): softmax over the classes.
   AttributeJudge  a 0/1 attribute matrix (CelebA's 40 attributes): one sigmoid per attribute.
   RotationJudge   no labels (a folder of faces): predicts which of four rotations an image
-                  was turned by (Gidaris et al., ICLR 2018). The task needs no labels and
-                  cannot be solved without finding the face's eyes, mouth and hair, so its
-                  features are a label-free FID space; its labels of samples mean nothing
-                  and are not used.
+                  was turned by (Gidaris et al., ICLR 2018). The task needs no labels, and
+                  solving it means finding the eyes, mouth and hair, so its features are a
+                  label-free FID space; its labels of samples mean nothing and are not used.
 """
 
 from __future__ import annotations
