@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
+.PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ demo: $(STAMP)
 
 mnist-vae: $(STAMP)
 	$(LAB) run experiments/mnist_vae.yaml $(ARGS)
+
+celeba-dcgan: $(STAMP)
+	$(LAB) run experiments/celeba_dcgan.yaml $(ARGS)
 
 # Regimes side by side on one seed and budget; fixed run folders, so a rerun resumes.
 REGIMES := replace accumulate fresh biased

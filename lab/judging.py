@@ -2,6 +2,8 @@
 
 Every run on the same data shares one judge, so metrics of different runs and regimes are
 measured with the same ruler, and the judge's training costs nothing after the first run.
+The judge's kind follows from the data's labels (classes, attributes or none), never from
+the generative model.
 """
 
 from __future__ import annotations
@@ -9,19 +11,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from lab.config import ExperimentConfig
+from lab.config import ExperimentConfig, JudgeConfig
 from lab.data import RealData
 from lab.device import DevicePlan
 from lab.errors import JudgeError
 from lab.runs import write_atomic
 from lab.seeding import derive_seed, seed_everything
 from lab.training import fit
-from models.judges import ClassJudge
+from models.judges import AttributeJudge, ClassJudge, Judge, RotationJudge
 
 
 def judge_cache_path(config: ExperimentConfig) -> Path:
@@ -35,14 +38,29 @@ def judge_cache_path(config: ExperimentConfig) -> Path:
     return Path(config.cache_dir) / "judges" / f"{config.data.name}-{digest}.pt"
 
 
+def build_judge(real: RealData, settings: JudgeConfig) -> Judge:
+    """An untrained judge of the kind the data's labels call for."""
+    shape, kind = real.train.image_shape, real.label_kind
+    if kind == "classes":
+        return ClassJudge(
+            shape, real.num_classes, settings.feature_dim, settings.lr, settings.width
+        )
+    if kind == "attributes":
+        return AttributeJudge(
+            shape, real.num_classes, settings.feature_dim, settings.lr, settings.width
+        )
+    return RotationJudge(shape, settings.feature_dim, settings.lr, settings.width)
+
+
 def load_or_train_judge(
     config: ExperimentConfig, real: RealData, plan: DevicePlan
-) -> tuple[ClassJudge, float]:
-    """The judge and its accuracy on the held-out set; fails if below judge.min_accuracy."""
+) -> tuple[Judge, float]:
+    """The judge and its held-out accuracy (for attributes: the mean over all attributes);
+    fails if below judge.min_accuracy."""
     settings = config.judge
     seed = derive_seed(config.seed, "judge")
     seed_everything(seed)
-    judge = ClassJudge(real.train.image_shape, real.num_classes, settings.feature_dim, settings.lr)
+    judge = build_judge(real, settings)
     path = judge_cache_path(config)
     if path.is_file():
         judge.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -50,7 +68,7 @@ def load_or_train_judge(
     else:
         fit(
             judge,
-            [real.train.images, real.train.labels],
+            judge.training_tensors(real.train),
             plan=plan,
             batch_size=settings.batch_size,
             seed=seed,
@@ -60,8 +78,9 @@ def load_or_train_judge(
         buffer = io.BytesIO()
         torch.save(judge.state_dict(), buffer)
         write_atomic(path, buffer.getvalue())
-    predicted = predict_labels(judge, real.heldout.images, plan, config.metrics.batch_size)
-    accuracy = float((predicted == real.heldout.labels).double().mean())
+    images, expected = judge.evaluation(real.heldout)
+    predicted = predict_labels(judge, images, plan, config.metrics.batch_size)
+    accuracy = float((predicted == expected).double().mean())
     if accuracy < settings.min_accuracy:
         raise JudgeError(
             f"the judge is {accuracy:.3f} accurate on the {real.name} held-out set, below "
@@ -72,12 +91,28 @@ def load_or_train_judge(
 
 
 def predict_labels(
-    judge: ClassJudge, images: torch.Tensor, plan: DevicePlan, batch_size: int
+    judge: Judge, images: torch.Tensor, plan: DevicePlan, batch_size: int
 ) -> torch.Tensor:
-    """The judge's class for each uint8 image, as int64 on the CPU."""
+    """The judge's labels of uint8 images on the CPU: a class index each (int64 [N]), or a
+    0/1 row of attributes each (uint8 [N, K])."""
     judge.eval()
+    return _batched(judge.predict_labels, images, plan, batch_size)
+
+
+def predict_probabilities(
+    judge: AttributeJudge, images: torch.Tensor, plan: DevicePlan, batch_size: int
+) -> torch.Tensor:
+    """The attribute judge's probability of each attribute per image, float32 [N, K] on the CPU."""
+    judge.eval()
+    return _batched(judge.predict_probabilities, images, plan, batch_size)
+
+
+def _batched(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    plan: DevicePlan,
+    batch_size: int,
+) -> torch.Tensor:
     with plan.inference():
-        parts = [
-            judge.predict_labels(plan.place(chunk)).cpu() for chunk in images.split(batch_size)
-        ]
+        parts = [predict(plan.place(chunk)).cpu() for chunk in images.split(batch_size)]
     return torch.cat(parts)

@@ -2,8 +2,10 @@
 
 The loop talks to a model only through `build_model`, `Trainer.fit` (via lab.training) and
 `sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
-model it runs. Each generation seeds itself from (seed, generation), which makes a redone
-generation draw the same numbers as the first attempt did.
+model it runs. A model whose training can fail sets `diverged` to a sentence; the loop records
+it in metrics.csv (`diverged` 1) and the manifest, then goes on or stops as
+`train.on_divergence` says. Each generation seeds itself from (seed, generation), which makes
+a redone generation draw the same numbers as the first attempt did.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SUMMARY_COLUMNS = (
     "fid",
     "class_entropy",
     "classes_covered",
+    "rare_attributes_kept",
     "precision",
     "recall",
     "rare_class_recall",
@@ -55,6 +58,10 @@ def run_experiment(
         if start >= config.generations:
             echo(f"{run_dir}: all {config.generations} generations are complete; nothing to do.")
             return run
+        stop = stopping_reason(run, config)
+        if stop:
+            echo(f"{run_dir}: {stop}; nothing to do.")
+            return run
         if start:
             echo(f"{run_dir}: resuming at generation {start} of {config.generations}.")
         during = "setup (data and judge)"
@@ -63,6 +70,10 @@ def run_experiment(
             for generation in range(start, config.generations):
                 during = f"generation {generation}"
                 _run_generation(config, generation, run, real, plan, measure, echo)
+                stop = stopping_reason(run, config)
+                if stop:
+                    echo(f"{stop}.")
+                    break
         except BaseException as error:
             run.record_failure(during, error)
             raise
@@ -76,10 +87,19 @@ def _prepare(
     real = load_real_data(config.data)
     check_sizes(config, real)
     judge, accuracy = load_or_train_judge(config, real, plan)
-    run.record("judge", {"heldout_accuracy": round(accuracy, 6), "classes": list(real.class_names)})
+    run.record(
+        "judge",
+        {
+            "heldout_accuracy": round(accuracy, 6),
+            "labels": real.label_kind,
+            "classes": list(real.class_names),
+        },
+    )
     echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
     measure = GenerationMetrics(judge, real, config, plan)
     run.record("reference", measure.reference)
+    if measure.coverage.report:
+        run.record("real_labels", measure.coverage.report)
     return measure, real, plan
 
 
@@ -101,6 +121,7 @@ def _run_generation(
     model, steps = train_generation(
         config, generation, training.images, len(real.train), plan, loggers
     )
+    diverged: str | None = getattr(model, "diverged", None)
     faults.reached(f"trained:{generation}")
     drawn, grid = draw_samples(config, generation, model, plan)
     faults.reached(f"sampled:{generation}")
@@ -110,8 +131,11 @@ def _run_generation(
     state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
+    arrays = {"images": drawn.numpy()}
+    if labels is not None:
+        arrays["labels"] = labels.numpy()
     outputs = {
-        files["samples"]: encode_npz({"images": drawn.numpy(), "labels": labels.numpy()}),
+        files["samples"]: encode_npz(arrays),
         files["grid"]: grid_png(grid, config.sampling.grid_rows),
         files["checkpoint"]: buffer.getvalue(),
         files["provenance"]: training.provenance_csv(),
@@ -121,12 +145,30 @@ def _run_generation(
         **metrics,
         "synthetic_fraction": training.synthetic_fraction,
         "train_steps": steps,
+        "diverged": int(diverged is not None),
     }
     seconds = time.perf_counter() - began
-    details = {"training_set": training.composition()}
+    details: dict[str, object] = {"training_set": training.composition()}
+    if diverged:
+        details["diverged"] = diverged
     run.commit_generation(generation, outputs, row, seconds, details)
-    summary = ", ".join(f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS)
+    summary = ", ".join(
+        f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS if name in metrics
+    )
     echo(f"generation {generation}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
+    if diverged:
+        echo(f"generation {generation} diverged: {diverged}.")
+
+
+def stopping_reason(run: RunDirectory, config: ExperimentConfig) -> str | None:
+    """Why the run must not go on: its last generation diverged and the config says stop."""
+    last = run.generations[-1] if run.generations else {}
+    if last.get("diverged") and config.train.on_divergence == "stop":
+        return (
+            f"stopped after generation {last['generation']}, whose training diverged "
+            f"({last['diverged']}), as train.on_divergence is 'stop'"
+        )
+    return None
 
 
 def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
@@ -223,8 +265,9 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
 
 
 def metrics_table(run: RunDirectory, columns: tuple[str, ...] = SUMMARY_COLUMNS) -> str:
-    """A small fixed-width table of the headline metrics per generation."""
-    header = ("generation", *columns)
+    """A small fixed-width table of the headline metrics per generation (those it has)."""
+    present = {name for record in run.generations for name in record["metrics"]}
+    header = ("generation", *(name for name in columns if name in present))
     lines = ["  ".join(f"{name:>15}" for name in header)]
     for record in run.generations:
         values = [record["metrics"].get(name) for name in header]

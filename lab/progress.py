@@ -29,7 +29,8 @@ class TrainingProgress(L.Callback):
         if self.bar is None:
             return
         self.bar.update(1)
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        # A manually optimised module (the GAN) may return nothing, so outputs is {}.
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and self.bar.n % 10 == 0:
             self.bar.set_postfix(loss=f"{float(loss):.4g}")
 

@@ -229,8 +229,8 @@ class RunDirectory:
     ) -> None:
         """Write a generation's files, then metrics.csv, then the manifest that vouches for them.
 
-        `details` are facts about the generation kept in its manifest record (e.g. what its
-        training set was made of)."""
+        `details` are facts about the generation kept in its manifest record (what its
+        training set was made of, why its training diverged)."""
         if generation != len(self.generations):
             raise ValueError(f"generation {generation} committed after {len(self.generations)}")
         for relative, data in files.items():

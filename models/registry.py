@@ -1,6 +1,9 @@
 """The one list of generative models: `kind` in a config's `model` section picks an entry.
 
 Adding a model means one file in models/ and one line here; the loop never branches on kind.
+A model is a LightningModule built as `cls(config, image_shape, lr)` with
+`sample(n, generator, batch_size) -> uint8 [n, C, H, W]`; one whose training can fail
+(e.g. a GAN) may also set `diverged` to a sentence saying how, which the loop records.
 Imports are lazy so that loading a config does not pay for every model's dependencies.
 """
 
@@ -12,6 +15,7 @@ from typing import Any
 # kind -> (module, config dataclass, LightningModule class)
 _MODELS = {
     "vae": ("models.vae", "VAEConfig", "VAE"),
+    "dcgan": ("models.dcgan", "DCGANConfig", "DCGAN"),
 }
 
 

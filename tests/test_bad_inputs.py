@@ -19,11 +19,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from lab.cli import main
 from lab.config import load_config
+from lab.data.celeba import ATTR_FILE, IMAGE_DIR
 from lab.locks import RunLock
 from lab.runs import RunDirectory
+from tests.celeba_fixtures import write_tiny_celeba
 from tests.conftest import TINY_EXPERIMENT
 from tests.idx_fixtures import write_tiny_mnist
 
@@ -139,6 +142,46 @@ def disk_full(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp)
 
 
+def _celeba(tmp: Path) -> dict:
+    write_tiny_celeba(tmp / "data", count=12)
+    return {"data": {"name": "celeba", "root": str(tmp / "data")}}
+
+
+def missing_celeba_attributes(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    changes = _celeba(tmp)
+    (tmp / "data" / "celeba" / ATTR_FILE).unlink()
+    return _run(tmp, changes)
+
+
+def truncated_jpeg(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    changes = _celeba(tmp)
+    image = tmp / "data" / "celeba" / IMAGE_DIR / "000003.jpg"
+    image.write_bytes(image.read_bytes()[:1000])
+    return _run(tmp, changes)
+
+
+def attributes_disagree(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    changes = _celeba(tmp)
+    path = tmp / "data" / "celeba" / ATTR_FILE
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([str(len(lines) - 3), *lines[1:-1]]) + "\n")
+    return _run(tmp, changes)
+
+
+def corrupt_face_png(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    folder = tmp / "faces"
+    folder.mkdir()
+    for index in range(20):
+        Image.new("RGB", (40, 40), (index * 10, 90, 120)).save(folder / f"face{index}.png")
+    (folder / "face2.png").write_bytes((folder / "face2.png").read_bytes()[:60])
+    return _run(tmp, {"data": {"name": "faces", "root": str(folder)}})
+
+
+def inception_without_weights(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("TORCH_HOME", str(tmp / "torch-home"))
+    return _run(tmp, {"metrics": {"feature_space": "inception"}})
+
+
 _HELD_LOCKS: list[RunLock] = []
 
 
@@ -173,6 +216,19 @@ CASES = {
     "disk-full": Case("disk full mid-write", disk_full, ("No space left on device",)),
     "in-use": Case("run directory in use", run_dir_in_use, ("in use by process",)),
     "cuda-absent": Case("CUDA requested but absent", cuda_absent, ("train.accelerator",)),
+    "celeba-missing": Case(
+        "CelebA attribute file missing", missing_celeba_attributes, ("list_attr_celeba.txt",)
+    ),
+    "truncated-jpeg": Case("truncated JPEG in CelebA", truncated_jpeg, ("000003.jpg",)),
+    "attributes-disagree": Case(
+        "attribute file disagrees with the images", attributes_disagree, ("has 11 rows",)
+    ),
+    "corrupt-png": Case("corrupt PNG in a faces folder", corrupt_face_png, ("face2.png",)),
+    "inception-weights": Case(
+        "Inception features without the weights",
+        inception_without_weights,
+        ("weights-inception-2015-12-05-6726825d.pth",),
+    ),
 }
 
 

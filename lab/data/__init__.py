@@ -18,6 +18,16 @@ def load_real_data(config: DataConfig) -> RealData:
         from lab.data.mnist5k import load_mnist5k
 
         return load_mnist5k(config.heldout_per_class, config.split_seed)
+    if config.name == "celeba":
+        from lab.data.celeba import load_celeba
+
+        return load_celeba(config.root, config.image_size, config.crop)
+    if config.name == "faces":
+        from lab.data.faces import load_faces
+
+        return load_faces(
+            config.root, config.image_size, config.heldout_fraction, config.split_seed
+        )
     from lab.data.mnist import load_mnist
 
     return load_mnist(config.root, config.download)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
+
+LabelKind = Literal["classes", "attributes", "none"]
 
 
 @dataclass(frozen=True)
 class ImageSet:
-    """uint8 images [N, C, H, W] and their integer class labels [N] (None for samples)."""
+    """uint8 images [N, C, H, W] and their labels: int64 class indices [N], a uint8 0/1
+    attribute matrix [N, K] (CelebA), or None (samples, and face folders without labels)."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
@@ -40,8 +44,17 @@ class RealData:
     name: str
     train: ImageSet
     heldout: ImageSet
+    # Names of the classes (one label per image) or of the attributes (a 0/1 matrix).
     class_names: tuple[str, ...]
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def label_kind(self) -> LabelKind:
+        """What the labels are, which decides the judge and the coverage metrics."""
+        labels = self.train.labels
+        if labels is None:
+            return "none"
+        return "classes" if labels.dim() == 1 else "attributes"

@@ -13,35 +13,32 @@ from lab.config import ExperimentConfig
 from lab.data import RealData
 from lab.device import DevicePlan
 from lab.errors import ConfigError
-from lab.judging import judge_cache_path, predict_labels
-from lab.metrics.classes import class_metrics, class_shares, reference_shares
+from lab.judging import judge_cache_path
+from lab.metrics.coverage import label_coverage
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
 from lab.storage import sha256_file
-from models.judges import ClassJudge, JudgeFeatures
+from models.judges import Judge, JudgeFeatures
 
 
 class GenerationMetrics:
-    """Set up once per run (real features, labels and shares), then called per generation.
+    """Set up once per run (real features and the real labels' coverage), then called per
+    generation.
 
-    The real class shares are the judge's labels of the held-out set rather than its true
-    labels, so the judge's own errors affect real and generated shares alike. Per-class recall
-    groups the real held-out images by their true labels: it asks which real digits the
-    samples still reach, and needs no judge on the real side.
+    Which label metrics apply follows from the data (lab/metrics/coverage.py): class shares
+    for digits, attribute prevalence for CelebA, none for a folder of faces. Per-label recall
+    groups the real held-out images by their true labels (digits or attributes): it asks which
+    real images the samples still reach, and needs no judge on the real side.
     """
 
     def __init__(
-        self, judge: ClassJudge, real: RealData, config: ExperimentConfig, plan: DevicePlan
+        self, judge: Judge, real: RealData, config: ExperimentConfig, plan: DevicePlan
     ) -> None:
-        self.judge = judge
         self.config = config.metrics
         self.plan = plan
         batch = self.config.batch_size
-        real_labels = predict_labels(judge, real.heldout.images, plan, batch)
-        self.real_shares = class_shares(real_labels, real.num_classes)
-        # The real held-out set's value of each metrics.csv column that has one (the report
-        # draws samples against it).
-        self.reference: dict[str, float] = reference_shares(self.real_shares)
+        self.coverage = label_coverage(judge, real, self.config, plan)
+        self.reference = self.coverage.reference
         self.space = feature_space(config, judge)
         real_features = cached_features(
             real_features_path(config, "heldout", self.space),
@@ -50,26 +47,26 @@ class GenerationMetrics:
             plan,
             batch,
         )
+        labelled = real.label_kind != "none"
         self.compare = FeatureMetrics(
-            real_features, self.config, real.heldout.labels, real.class_names
+            real_features,
+            self.config,
+            real.heldout.labels if labelled else None,
+            real.class_names if labelled else (),
         )
 
-    def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor]:
-        """(metric name -> value, the judge's label of each sample)."""
+    def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor | None]:
+        """(metric name -> value, the judge's labels of the samples, None for unlabelled data)."""
         features = self.space.extract(samples, self.plan, self.config.batch_size)
-        if isinstance(self.space.module, JudgeFeatures):
-            with torch.no_grad():
-                labels = self.judge.labels_from_features(features).cpu()
-        else:
-            labels = predict_labels(self.judge, samples, self.plan, self.config.batch_size)
+        coverage, labels = self.coverage(samples)
         distribution = self.compare(features)
         metrics: dict[str, float | int] = {"fid": distribution.pop("fid")}
-        metrics.update(class_metrics(labels, self.real_shares, self.config.covered_share_fraction))
+        metrics.update(coverage)
         metrics.update(distribution)
         return metrics, labels
 
 
-def feature_space(config: ExperimentConfig, judge: ClassJudge) -> FeatureSpace:
+def feature_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:
     """The space config.metrics.feature_space names."""
     if config.metrics.feature_space == "inception":
         from lab.metrics.inception import inception_space
@@ -78,7 +75,7 @@ def feature_space(config: ExperimentConfig, judge: ClassJudge) -> FeatureSpace:
     return judge_space(config, judge)
 
 
-def judge_space(config: ExperimentConfig, judge: ClassJudge) -> FeatureSpace:
+def judge_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:
     """The judge's penultimate layer, named by the cached judge's weights, so cached features
     of a retrained judge are never mistaken for this one's."""
     weights = sha256_file(judge_cache_path(config))[:16]

@@ -1,0 +1,251 @@
+"""DCGAN (Radford, Metz and Chintala, ICLR 2016) for square RGB images, 64x64 by default.
+
+The generator projects z to a 4x4 map and doubles it with stride-2 transposed convolutions,
+batch norm and ReLU up to a tanh image; the discriminator mirrors it with stride-2
+convolutions, batch norm (not on its first layer) and LeakyReLU(0.2). Weights start from
+N(0, 0.02) (batch-norm scales from N(1, 0.02)), and both players use Adam with betas
+(0.5, 0.999) as in the paper; pytorch/examples' dcgan/main.py is the reference we match.
+
+One `LightningModule` holds both players and does its own two-step update with manual
+optimisation (`toggle_optimizer`, `manual_backward`), as in Lightning's GAN example, so the
+loop only calls `Trainer.fit` and `sample`. The loss is `BCEWithLogitsLoss` on logits, which
+is safe under bf16 autocast. A GAN can fail where a VAE cannot: its losses can turn NaN, or
+the discriminator can win so completely that the generator gets no gradient. The model then
+sets `diverged` to a sentence and stops training; the loop records it (see lab/loop.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import nn
+
+from lab.errors import ConfigError
+from lab.schema import bounds
+from models.latents import draw_latents
+from models.pixels import to_uint8, to_unit
+
+_KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each (transposed) conv doubles or halves the side
+_BASE_SIDE = 4  # the generator's first map and the discriminator's last are 4x4
+_LEAKY_SLOPE = 0.2
+# One host sync per this many steps to read the divergence counters, so checking does not
+# stall the GPU queue every step; counting itself happens on the device every step.
+_CHECK_EVERY = 25
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    kind: Literal["dcgan"] = "dcgan"
+    latent_dim: int = field(default=100, metadata=bounds(ge=1))
+    # Channels of the generator's last hidden layer (ngf); they double towards z.
+    generator_width: int = field(default=64, metadata=bounds(ge=1))
+    # Channels of the discriminator's first layer (ndf); they double towards the logit.
+    discriminator_width: int = field(default=64, metadata=bounds(ge=1))
+    beta1: float = field(default=0.5, metadata=bounds(ge=0, lt=1))
+    beta2: float = field(default=0.999, metadata=bounds(ge=0, lt=1))
+    init_std: float = field(default=0.02, metadata=bounds(gt=0))
+    # The discriminator "wins outright" on a batch when its mean D(x) > 1 - margin and its
+    # mean D(G(z)) < margin; that many batches in a row mark the generation as diverged.
+    divergence_margin: float = field(default=0.01, metadata=bounds(gt=0, le=0.5))
+    divergence_patience: int = field(default=1000, metadata=bounds(ge=1))
+
+
+class DCGAN(L.LightningModule):
+    """Generator and discriminator trained against each other on uint8 images."""
+
+    def __init__(self, config: DCGANConfig, image_shape: tuple[int, int, int], lr: float) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        doublings = _doublings(height, width)
+        self.automatic_optimization = False
+        self.config = config
+        self.lr = lr
+        self.latent_dim = config.latent_dim
+        self.generator = _generator(config, channels, doublings)
+        self.discriminator = _discriminator(config, channels, doublings)
+        self.apply(lambda module: _init_weights(module, config.init_std))
+        self.loss = nn.BCEWithLogitsLoss()
+        self.diverged: str | None = None
+        self.watch = DivergenceWatch(config.divergence_margin, config.divergence_patience)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        betas = (self.config.beta1, self.config.beta2)
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=betas),
+        ]
+
+    def on_train_start(self) -> None:
+        self.diverged = None
+        self.watch.reset(self.device)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real = to_unit(batch).mul_(2).sub_(1)  # tanh range
+        z = torch.randn(len(real), self.latent_dim, 1, 1, device=self.device)
+        ones = torch.ones(len(real), device=self.device)
+        zeros = torch.zeros(len(real), device=self.device)
+
+        # Drawn before either toggle: toggling freezes the other player's parameters, and
+        # the generator step below reuses these fakes through its own graph.
+        fake = self.generator(z)
+
+        # Discriminator: real images towards 1, generated ones towards 0.
+        self.toggle_optimizer(opt_d)
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        loss_d = self.loss(real_logits, ones) + self.loss(fake_logits, zeros)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+
+        # Generator: the updated discriminator should call the same fakes real.
+        self.toggle_optimizer(opt_g)
+        loss_g = self.loss(self.discriminator(fake), ones)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss_g)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+
+        d_real = torch.sigmoid(real_logits.detach().float()).mean()
+        d_fake = torch.sigmoid(fake_logits.detach().float()).mean()
+        losses = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+        self.log_dict({**losses, "d_real": d_real, "d_fake": d_fake}, on_step=False, on_epoch=True)
+        self.watch.update(loss_d.detach(), loss_g.detach(), d_real, d_fake)
+        if self.watch.steps % _CHECK_EVERY == 0:
+            self._check_divergence()
+
+    def on_train_epoch_end(self) -> None:
+        self._check_divergence()
+
+    def _check_divergence(self) -> None:
+        if self.diverged is None:
+            self.diverged = self.watch.verdict()
+            if self.diverged is not None:
+                self.trainer.should_stop = True
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator,
+        batch_size: int = 1000,
+        temperature: float = 1.0,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
+        """`n` images as uint8 [n, C, H, W] on the CPU, from z ~ N(0, I) drawn on the CPU
+        from `generator` (the same latents on any device; biased by `temperature` and
+        `truncation`, the truncation trick, see models/latents.py), with batch norm in eval
+        mode so an image depends only on its own z, not on the batch it was drawn in."""
+        self.eval()
+        z = draw_latents((n, self.latent_dim, 1, 1), generator, temperature, truncation)
+        parts = [
+            to_uint8(self.generator(chunk.to(self.device)).float().add(1).div(2)).cpu()
+            for chunk in z.split(batch_size)
+        ]
+        return torch.cat(parts)
+
+
+class DivergenceWatch:
+    """Counts, on the device, the first step with a non-finite loss and the longest run of
+    batches the discriminator won outright; `verdict` reads them with one host sync."""
+
+    def __init__(self, margin: float, patience: int) -> None:
+        self.margin = margin
+        self.patience = patience
+        self.reset(torch.device("cpu"))
+
+    def reset(self, device: torch.device) -> None:
+        """Start counting afresh, on the device training runs on."""
+        self.steps = 0
+        self.first_nonfinite = torch.tensor(-1, device=device)
+        self.streak = torch.tensor(0, device=device)
+        self.longest = torch.tensor(0, device=device)
+
+    def update(
+        self, loss_d: torch.Tensor, loss_g: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor
+    ) -> None:
+        finite = torch.isfinite(loss_d) & torch.isfinite(loss_g)
+        first = (~finite) & (self.first_nonfinite < 0)
+        self.first_nonfinite = torch.where(first, self.steps, self.first_nonfinite)
+        won = (d_real > 1 - self.margin) & (d_fake < self.margin)
+        self.streak = torch.where(won, self.streak + 1, 0)
+        self.longest = torch.maximum(self.longest, self.streak)
+        self.steps += 1
+
+    def verdict(self) -> str | None:
+        """A sentence saying how training diverged, or None while it has not."""
+        counters = torch.stack([self.first_nonfinite, self.longest]).tolist()
+        first_nonfinite, longest = counters
+        if first_nonfinite >= 0:
+            return f"the losses became NaN or infinite at step {first_nonfinite + 1}"
+        if longest >= self.patience:
+            return (
+                f"the discriminator won outright (D(x) > {1 - self.margin:g} and D(G(z)) < "
+                f"{self.margin:g}) for {longest} batches in a row"
+            )
+        return None
+
+
+def _doublings(height: int, width: int) -> int:
+    """How many times the 4x4 base map doubles to reach the image side."""
+    side = _BASE_SIDE
+    doublings = 0
+    while side < height:
+        side *= 2
+        doublings += 1
+    if height != width or side != height or doublings < 1:
+        raise ConfigError(
+            f"model.kind 'dcgan' needs square images whose side is 4 times a power of two "
+            f"(8, 16, 32, 64, 128, ...), but the data is {height}x{width}; set data.image_size "
+            "to such a side."
+        )
+    return doublings
+
+
+def _generator(config: DCGANConfig, channels: int, doublings: int) -> nn.Sequential:
+    width = config.generator_width * 2 ** (doublings - 1)
+    layers: list[nn.Module] = [
+        nn.ConvTranspose2d(config.latent_dim, width, _BASE_SIDE, 1, 0, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(True),
+    ]
+    for _ in range(doublings - 1):
+        layers += [
+            nn.ConvTranspose2d(width, width // 2, _KERNEL, _STRIDE, _PADDING, bias=False),
+            nn.BatchNorm2d(width // 2),
+            nn.ReLU(True),
+        ]
+        width //= 2
+    layers += [nn.ConvTranspose2d(width, channels, _KERNEL, _STRIDE, _PADDING, bias=False)]
+    return nn.Sequential(*layers, nn.Tanh())
+
+
+def _discriminator(config: DCGANConfig, channels: int, doublings: int) -> nn.Sequential:
+    width = config.discriminator_width
+    layers: list[nn.Module] = [
+        nn.Conv2d(channels, width, _KERNEL, _STRIDE, _PADDING, bias=False),
+        nn.LeakyReLU(_LEAKY_SLOPE, inplace=True),
+    ]
+    for _ in range(doublings - 1):
+        layers += [
+            nn.Conv2d(width, width * 2, _KERNEL, _STRIDE, _PADDING, bias=False),
+            nn.BatchNorm2d(width * 2),
+            nn.LeakyReLU(_LEAKY_SLOPE, inplace=True),
+        ]
+        width *= 2
+    layers += [nn.Conv2d(width, 1, _BASE_SIDE, 1, 0, bias=False), nn.Flatten(0)]
+    return nn.Sequential(*layers)
+
+
+def _init_weights(module: nn.Module, std: float) -> None:
+    """The paper's initialisation: convolutions N(0, std), batch-norm scales N(1, std)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, std)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, std)
+        nn.init.zeros_(module.bias)
