@@ -55,6 +55,14 @@ errors-doc: $(STAMP)
 bench-metrics: $(STAMP)
 	$(BIN)/python -m bench.prdc_bench --output bench/RESULTS.md
 
+# The GPU path against the pytorch/examples baselines (bench/speed.py): SIZE=full on the GPU
+# box writes its card's section of bench/RESULTS.md and bench/results.json; SIZE=smoke runs
+# the same code on tiny models in seconds anywhere.
+SIZE ?= full
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.speed --size $(SIZE) --out bench --command "make bench SIZE=$(SIZE)"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
