@@ -36,6 +36,19 @@ def write_section(path: Path, key: str, text: str) -> None:
     _write(path, updated if updated.endswith("\n") else updated + "\n")
 
 
+def remove_section(path: Path, key: str) -> None:
+    """Drop the section named `key` from `path`, if both exist (a placeholder a measurement
+    replaces, such as the note that a card's figures are not measured yet)."""
+    if not path.is_file():
+        return
+    begin, end = _markers(key)
+    pattern = re.compile(r"\n*" + re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    existing = path.read_text()
+    updated = pattern.sub("\n", existing)
+    if updated != existing:
+        _write(path, updated)
+
+
 def update_json(path: Path, key: str, value: Any) -> None:
     """Set `key` in the JSON object stored at `path` (created if absent), keeping other keys."""
     stored = json.loads(path.read_text()) if path.is_file() else {}

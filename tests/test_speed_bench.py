@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results_file import write_section
-from bench.speed import main
+import torch
+
+from bench.results_file import remove_section, write_section
+from bench.speed import default_size, main
 
 
 def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path) -> None:
@@ -35,6 +37,14 @@ def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path
     text = (out / "RESULTS.md").read_text()
     assert "## PRDC: an earlier benchmark's section" in text
     assert f"## Speed: {card}" in text and "### Targets" in text
+    if not results["accelerated"]:
+        assert "CPU run" in text and "yes |" not in text and "| no:" not in text
+        assert text.count("not a target measurement (CPU or small size)") == 3
+
+
+def test_plain_make_bench_runs_the_smoke_size_on_a_cpu(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_size() == "smoke"
 
 
 def test_a_section_is_replaced_in_place_and_others_stay(tmp_path: Path) -> None:
@@ -45,3 +55,8 @@ def test_a_section_is_replaced_in_place_and_others_stay(tmp_path: Path) -> None:
     text = path.read_text()
     assert "## A, second run" in text and "first run" not in text and "## B" in text
     assert text.index("## A") < text.index("## B")
+    remove_section(path, "speed A")
+    remove_section(path, "speed C")  # absent: nothing changes
+    text = path.read_text()
+    assert "## A" not in text and "speed A" not in text and "## B" in text
+    assert text.startswith("# Benchmarks") and not text.endswith("\n\n")
