@@ -8,6 +8,9 @@ about CelebA: what is measured is time per generation, sampling speed and peak m
 Writes a section of bench/RESULTS.md and an entry of bench/results.json per machine.
 
     python -m bench.loop_runs --faces 30000 --out bench --work-dir /tmp/loop-runs
+
+`--set KEY=VALUE` overrides go to the runs' configs after the script's own, so a trial on a
+CPU can shrink the networks and epochs (bench/gpu_check.sh's GPU_CHECK_*_SET).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -44,6 +48,7 @@ def timed_run(
 ) -> dict[str, Any]:
     """Run `config` in `run_dir`; its seconds per generation (from the manifest), peak device
     memory, and the sampling speed of its last generation's model as the loop samples."""
+    fresh(run_dir)
     train = config.train
     plan = plan_device(train.accelerator, train.precision, train.deterministic, train.compile)
     plan.reset_peak_memory()
@@ -86,9 +91,18 @@ def sampling_speed(
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
 
 
-def celeba(work: Path, faces: int) -> dict[str, Any]:
-    root = work / "celeba-run"
+def fresh(folder: Path) -> Path:
+    """`folder`, emptied: a rerun on the same box measures a first run again (no resumed
+    generations, no cached judge or decoded faces)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def celeba(work: Path, faces: int, overrides: list[str]) -> dict[str, Any]:
+    root = fresh(work / "celeba-run")
+    began = time.perf_counter()
     written = write_tiny_celeba(root, faces, workers=os.cpu_count() or 1)
+    writing_s = time.perf_counter() - began
     train_faces = int(np.sum(written["partition"] == TRAIN_PARTITION))
     config = load_config(
         ROOT / "experiments" / "celeba_dcgan.yaml",
@@ -97,20 +111,25 @@ def celeba(work: Path, faces: int) -> dict[str, Any]:
             f"samples_per_generation={train_faces}",
             f"data.root={root}",
             f"judge.min_accuracy={SYNTHETIC_FACES_MIN_ACCURACY}",
-            f"cache_dir={work / 'cache'}",
+            f"cache_dir={fresh(work / 'cache' / 'celeba')}",
+            *overrides,
         ],
     )
-    began = time.perf_counter()
     result = timed_run("celeba", config, work / "runs" / "celeba", (3, 64, 64))
-    result["faces"] = faces
-    result["train_faces"] = train_faces
-    result["seconds_with_decoding"] = time.perf_counter() - began
-    return result
+    return {
+        **result,
+        "overrides": overrides,
+        "faces": faces,
+        "train_faces": train_faces,
+        "writing_faces_s": writing_s,
+    }
 
 
-def demo(work: Path) -> dict[str, Any]:
-    config = load_config(ROOT / "experiments" / "demo.yaml", [f"cache_dir={work / 'cache'}"])
-    return timed_run("demo", config, work / "runs" / "demo", (1, 28, 28))
+def demo(work: Path, overrides: list[str]) -> dict[str, Any]:
+    cache = fresh(work / "cache" / "demo")
+    config = load_config(ROOT / "experiments" / "demo.yaml", [f"cache_dir={cache}", *overrides])
+    result = timed_run("demo", config, work / "runs" / "demo", (1, 28, 28))
+    return {**result, "overrides": overrides}
 
 
 def render(results: dict[str, Any]) -> str:
@@ -135,18 +154,25 @@ def render(results: dict[str, Any]) -> str:
             f"{per_generation} | {value['sampling']['images_per_s']:,.0f} | {peak} | "
             f"{value['seconds']:.1f} |"
         )
+    for name, value in results["runs"].items():
+        if value and value.get("overrides"):
+            shrunk = " ".join(value["overrides"])
+            lines.append(f"\n{name}: with `--set {shrunk}`, a trial, not the experiment's size.")
     celeba_run = results["runs"].get("celeba")
     if celeba_run:
         lines += [
             "",
             f"CelebA: {celeba_run['faces']:,} synthetic 178x218 faces in CelebA's layout "
             f"({celeba_run['train_faces']:,} in the train partition; writing them took "
-            f"{celeba_run['seconds_with_decoding'] - celeba_run['seconds']:.1f} s, and the run's "
-            "total includes decoding and caching them once, and training the judge); "
-            "experiments/celeba_dcgan.yaml's DCGAN, batch size and 5 epochs per generation; "
+            f"{celeba_run['writing_faces_s']:.1f} s, outside the totals; the run's total "
+            "includes decoding and caching them once, and training the judge); "
+            "experiments/celeba_dcgan.yaml's DCGAN, batch size and 5 epochs per generation "
+            "unless overridden above; "
             "judge.min_accuracy 0.6 since only 4 attributes are drawn. Its metrics say nothing "
             "about CelebA.",
         ]
+    if results["errors"]:
+        lines.append("")
     for name, error in results["errors"].items():
         lines.append(f"- {name} failed: `{error}`")
     return "\n".join(lines) + "\n"
@@ -159,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench"))
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--command", help="the command to record (default: this one)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides"
+    )
     args = parser.parse_args(argv)
     plan = plan_device("auto", "auto", deterministic=True)
     card = machine_name(plan)
@@ -175,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "errors": {},
     }
     measures = {
-        "celeba": lambda: celeba(args.work_dir, args.faces),
-        "demo": lambda: demo(args.work_dir),
+        "celeba": lambda: celeba(args.work_dir, args.faces, args.set),
+        "demo": lambda: demo(args.work_dir, args.set),
     }
     for name in args.runs:
         try:

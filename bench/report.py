@@ -17,6 +17,8 @@ def render_speed(results: dict[str, Any]) -> str:
         f"- card: {results['card']}; torch {results['torch']}, lightning {results['lightning']}, "
         f"Python {results['python']}, {results['cpu_cores']} CPU cores",
         f"- command: `{results['command']}` (size `{results['size']}`)",
+        f"- load average (1 min) before / after: {_load(results)} (other work on the machine "
+        "slows every path)",
         f"- the lab's precision here: {results['precision']}",
     ]
     if not results.get("accelerated"):
@@ -212,6 +214,13 @@ def _profile(results: dict[str, Any]) -> list[str]:
             f"table is in `bench/{value['file']}`."
         )
     return lines
+
+
+def _load(results: dict[str, Any]) -> str:
+    load = results.get("load_average_1min") or {}
+    return " / ".join(
+        "-" if load.get(when) is None else f"{load[when]:.2f}" for when in ("before", "after")
+    )
 
 
 def _baseline(section: dict[str, Any], prefix: str) -> float | None:

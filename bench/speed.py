@@ -158,6 +158,8 @@ class Bench:
             "lightning": lightning.__version__,
             "python": platform.python_version(),
             "cpu_cores": os.cpu_count(),
+            # Other work on a shared machine slows every path; the section shows how busy it was.
+            "load_average_1min": {"before": os.getloadavg()[0]},
             "command": command,
             "size": size_name,
             "precision": self.plan.precision,
@@ -213,6 +215,7 @@ class Bench:
                 name, build, self.images[name], section["batch_size"], steps, compiled=True
             )
             section["lab"].update(compiled)
+        results["load_average_1min"]["after"] = os.getloadavg()[0]
         self.save()
         return results
 
