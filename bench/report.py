@@ -218,6 +218,8 @@ def _profile(results: dict[str, Any]) -> list[str]:
 
 def _load(results: dict[str, Any]) -> str:
     load = results.get("load_average_1min") or {}
+    if not load:
+        return "not recorded"
     return " / ".join(
         "-" if load.get(when) is None else f"{load[when]:.2f}" for when in ("before", "after")
     )
