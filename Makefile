@@ -55,6 +55,15 @@ errors-doc: $(STAMP)
 bench-metrics: $(STAMP)
 	$(BIN)/python -m bench.prdc_bench --output bench/RESULTS.md
 
+# The GPU path against the pytorch/examples baselines (bench/speed.py): writes the machine's
+# section of bench/RESULTS.md and bench/results.json. SIZE=auto (default) is full on a GPU
+# and smoke on a CPU (tiny models, under a minute); bench/gpu_check.sh runs it on the GPU box
+# together with the loop end to end.
+SIZE ?= auto
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.speed --size $(SIZE) --out bench --command "make bench SIZE=$(SIZE)"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

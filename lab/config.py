@@ -68,6 +68,9 @@ class TrainConfig:
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
     deterministic: bool = True
+    # torch.compile each part of the model (GPU only; ignored on the CPU). Compiling costs
+    # time at the start of each generation (bench/RESULTS.md: the warm-up column).
+    compile: bool = False
     # What the loop does after a generation whose model reports that its training diverged
     # (e.g. a GAN's losses turned NaN): record it and go on, or record it and stop the run.
     on_divergence: Literal["continue", "stop"] = "continue"

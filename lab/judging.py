@@ -64,7 +64,7 @@ def load_or_train_judge(
     path = judge_cache_path(config)
     if path.is_file():
         judge.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        judge.to(plan.device).eval()
+        plan.prepare(judge.to(plan.device).eval())  # the layout a freshly trained judge has
     else:
         fit(
             judge,

@@ -83,7 +83,8 @@ def run_experiment(
 def _prepare(
     config: ExperimentConfig, run: RunDirectory, echo: Callable[[str], None]
 ) -> tuple[GenerationMetrics, RealData, DevicePlan]:
-    plan = plan_device(config.train.accelerator, config.train.precision, config.train.deterministic)
+    train = config.train
+    plan = plan_device(train.accelerator, train.precision, train.deterministic, train.compile)
     real = load_real_data(config.data)
     check_sizes(config, real)
     judge, accuracy = load_or_train_judge(config, real, plan)

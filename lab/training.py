@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -45,10 +46,13 @@ def fit(
     label: str = "train",
     loggers: Sequence[Logger] = (),
     log_every_n_steps: int = 50,
+    callbacks: Sequence[Callback] = (),
 ) -> int:
     """Train `module` on `tensors` (images, and labels for a classifier) in place; what the
-    module logs goes to `loggers` (none: nothing is written). Returns the optimiser steps."""
+    module logs goes to `loggers` (none: nothing is written), and `callbacks` watch the
+    training (the bench times steps with one). Returns the optimiser steps."""
     batches = IndexBatches([plan.place(t) for t in tensors], batch_size, seed)
+    plan.prepare(module)
     trainer = L.Trainer(
         max_epochs=max_epochs if max_epochs is not None else -1,
         max_steps=max_steps if max_steps is not None else -1,
@@ -58,7 +62,7 @@ def fit(
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        callbacks=[TrainingProgress(label)],
+        callbacks=[TrainingProgress(label), *callbacks],
         **plan.trainer_kwargs(),
     )
     try:

@@ -25,6 +25,7 @@ from torch import nn
 
 from lab.errors import ConfigError
 from lab.schema import bounds
+from models.epoch_means import EpochMeans
 from models.latents import draw_latents
 from models.pixels import to_uint8, to_unit
 
@@ -70,6 +71,7 @@ class DCGAN(L.LightningModule):
         self.loss = nn.BCEWithLogitsLoss()
         self.diverged: str | None = None
         self.watch = DivergenceWatch(config.divergence_margin, config.divergence_patience)
+        self.epoch_means = EpochMeans()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)
@@ -114,12 +116,13 @@ class DCGAN(L.LightningModule):
         d_real = torch.sigmoid(real_logits.detach().float()).mean()
         d_fake = torch.sigmoid(fake_logits.detach().float()).mean()
         losses = {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
-        self.log_dict({**losses, "d_real": d_real, "d_fake": d_fake}, on_step=False, on_epoch=True)
+        self.epoch_means.add(**losses, d_real=d_real, d_fake=d_fake)
         self.watch.update(loss_d.detach(), loss_g.detach(), d_real, d_fake)
         if self.watch.steps % _CHECK_EVERY == 0:
             self._check_divergence()
 
     def on_train_epoch_end(self) -> None:
+        self.epoch_means.log(self)
         self._check_divergence()
 
     def _check_divergence(self) -> None:

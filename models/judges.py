@@ -198,12 +198,39 @@ def face_body(channels: int, feature_dim: int, width: int) -> nn.Sequential:
         previous = count
     flat = previous * _FACE_POOLED_SIDE**2
     layers += [
-        nn.AdaptiveAvgPool2d(_FACE_POOLED_SIDE),
+        AveragePoolTo(_FACE_POOLED_SIDE),
         nn.Flatten(),
         nn.Linear(flat, feature_dim),
         nn.ReLU(),
     ]
     return nn.Sequential(*layers)
+
+
+class AveragePoolTo(nn.Module):
+    """Adaptive average pooling to `side` x `side`, as `nn.AdaptiveAvgPool2d` computes it (bin
+    i of n inputs spans floor(i n / side) to ceil((i + 1) n / side)), written as one matrix
+    product per axis. AdaptiveAvgPool2d's backward pass on GPUs adds with atomics, so PyTorch
+    refuses it under deterministic algorithms (`train.deterministic`, the default); a matrix
+    product's backward is deterministic."""
+
+    def __init__(self, side: int) -> None:
+        super().__init__()
+        self.side = side
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        rows = _pooling_matrix(maps.shape[-2], self.side, maps)
+        columns = _pooling_matrix(maps.shape[-1], self.side, maps)
+        return torch.einsum("ih,nchw,jw->ncij", rows, maps, columns)
+
+
+def _pooling_matrix(size: int, side: int, like: torch.Tensor) -> torch.Tensor:
+    """[side, size]: row i averages the inputs of output bin i."""
+    inputs = torch.arange(size, device=like.device)
+    bins = torch.arange(side, device=like.device)
+    start = (bins * size) // side
+    end = ((bins + 1) * size + side - 1) // side
+    inside = (inputs >= start[:, None]) & (inputs < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
 
 
 class JudgeFeatures(nn.Module):

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds
+from models.epoch_means import EpochMeans
 from models.latents import draw_latents
 from models.pixels import to_uint8, to_unit
 
@@ -73,6 +74,7 @@ class VAE(L.LightningModule):
             if i < len(widths) - 2:
                 decoder.append(nn.ReLU())
         self.decoder = nn.Sequential(*decoder)  # outputs logits
+        self.epoch_means = EpochMeans()
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         x = to_unit(batch)
@@ -83,8 +85,11 @@ class VAE(L.LightningModule):
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / size
         kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp()) / size
         loss = reconstruction + self.config.kl_weight * kl
-        self.log_dict({"loss": loss, "reconstruction": reconstruction, "kl": kl}, on_epoch=True)
+        self.epoch_means.add(loss=loss, reconstruction=reconstruction, kl=kl)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_means.log(self)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr)

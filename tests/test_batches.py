@@ -1,4 +1,5 @@
-"""On-device batches: every index at most once per epoch, reproducible under a seed."""
+"""On-device batches: every index once per epoch (the last partial batch aside), reproducible
+under a seed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ def test_each_index_once_per_epoch_and_last_partial_batch_dropped() -> None:
         seen = torch.cat(list(batches))
         assert len(seen) == 100
         assert len(torch.unique(seen)) == 100
+
+
+def test_every_index_exactly_once_per_epoch_when_batches_divide_the_data() -> None:
+    data = torch.arange(96)
+    batches = IndexBatches([data], batch_size=12, seed=5)
+    for _ in range(3):
+        seen = torch.cat(list(batches))
+        assert torch.equal(seen.sort().values, data)
 
 
 def test_epochs_differ_and_seed_reproduces() -> None:

