@@ -6,15 +6,17 @@ records. A domain owns the rest, chosen by `data.name`:
 
   images   (lab/domains/images.py)   real image datasets, the judge and its metrics suite,
            Lightning training, uint8 samples, grids and checkpoints; one generation a block.
+  vectors  (lab/domains/vectors.py)  a real distribution, closed-form or EM fits of many
+           generations a block, per-chain or per-component statistics, density plots.
 
 So a new kind of data is a new domain, not a branch in the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from lab.config import ExperimentConfig
@@ -64,6 +66,10 @@ class Domain(Protocol):
 
 def open_domain(config: ExperimentConfig) -> Domain:
     """The domain of `config.data` (nothing is loaded until `prepare`)."""
+    if getattr(config.data, "model_kind", None):
+        from lab.domains.vectors import VectorDomain
+
+        return VectorDomain(config)
     from lab.domains.images import ImageDomain
 
     return ImageDomain(config)
@@ -74,6 +80,13 @@ def headline_columns(config: ExperimentConfig) -> tuple[str, ...]:
 
 
 def report_sections(results: RunResults) -> list[ReportSection]:
-    """Pictures that only the run's kind of data knows how to draw (none for image runs,
-    whose grids and heatmaps the report draws itself)."""
+    """Pictures that only the run's kind of data knows how to draw (from config.yaml's data
+    section; none for image runs, whose grids and heatmaps the report draws itself)."""
+    data: Mapping[str, Any] = results.config.get("data") or {}
+    from lab.vectors.real import data_configs
+
+    if data.get("name") in data_configs():
+        from lab.vectors.figures import report_sections as vector_sections
+
+        return vector_sections(results)
     return []
