@@ -95,7 +95,7 @@ gaussian: $(STAMP)
 	$(LAB) compare $(foreach r,$(GAUSSIAN_RUNS),runs/gaussian/$(r)) --out runs/gaussian/compare
 
 # Accumulate refits on every point so far (O(G^2) in all): 200 generations here, about 25 s;
-# all 2,000 take about half an hour on 2 cores.
+# all 2,000 take roughly half an hour on 2 cores (extrapolated, README).
 gmm: $(STAMP)
 	$(LAB) run experiments/gmm.yaml --run-dir runs/gmm/replace $(ARGS)
 	$(LAB) run experiments/gmm.yaml --run-dir runs/gmm/accumulate_200 \
