@@ -17,7 +17,19 @@ from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
 from lab.results import RunResults, read_run
 
-HEADLINE = ("fid", "class_entropy", "classes_covered", "rare_class_recall", "synthetic_fraction")
+HEADLINE = (
+    "fid",
+    "class_entropy",
+    "classes_covered",
+    "rare_class_recall",
+    "synthetic_fraction",
+    # The vector runs' (lab/vectors/statistics.py).
+    "mean_log_variance",
+    "median_variance",
+    "fraction_collapsed",
+    "std_0",
+    "l2_distance",
+)
 _LABEL_HEIGHT = 16
 _STRIP_GAP = 8
 _CELL_WIDTH = 22
@@ -30,7 +42,8 @@ class LabelledRun:
 
 
 def compare(paths: list[Path], out_dir: Path) -> str:
-    """Write compare.csv, plots/<metric>.png and last_grids.png to `out_dir`; return the table."""
+    """Write compare.csv, plots/<metric>.png and last_grids.png (when the runs have grids) to
+    `out_dir`; return the table."""
     runs = _labelled([read_run(path) for path in paths])
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = _metric_columns(runs)
@@ -40,25 +53,34 @@ def compare(paths: list[Path], out_dir: Path) -> str:
     for metric in columns:
         series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
         (plots / f"{metric}.png").write_bytes(comparison_plot(metric, series))
-    _grid_strip(runs).save(out_dir / "last_grids.png")
+    with_grids = [run for run in runs if run.results.grid_paths()]
+    if with_grids:
+        _grid_strip(with_grids).save(out_dir / "last_grids.png")
     return final_table(runs)
 
 
 def final_table(runs: list[LabelledRun]) -> str:
     """Each run's first and last generation for the headline metrics it has."""
     metrics = [m for m in HEADLINE if any(m in r.results.metric_columns for r in runs)]
+    cells = {
+        (run.label, m): f"{_value(run.results.rows[0], m)} -> {_value(run.results.rows[-1], m)}"
+        for run in runs
+        for m in metrics
+    }
     width = max(len(r.label) for r in runs) + 2
+    cell = max([_CELL_WIDTH - 2, *map(len, cells.values())]) + 2
     lines = [
-        f"{'run':<{width}}{'gens':>6}" + "".join(f"{m:>{_CELL_WIDTH}}" for m in metrics),
-        f"{'':<{width}}{'':>6}" + "".join(f"{'first -> last':>{_CELL_WIDTH}}" for _ in metrics),
+        f"{'run':<{width}}{'gens':>6}" + "".join(f"{m:>{cell}}" for m in metrics),
+        f"{'':<{width}}{'':>6}" + "".join(f"{'first -> last':>{cell}}" for _ in metrics),
     ]
     for run in runs:
-        first, last = run.results.rows[0], run.results.rows[-1]
-        cells = "".join(
-            f"{first.get(m) or '-'} -> {last.get(m) or '-'}".rjust(_CELL_WIDTH) for m in metrics
-        )
-        lines.append(f"{run.label:<{width}}{len(run.results.rows):>6}{cells}")
+        row = "".join(cells[run.label, m].rjust(cell) for m in metrics)
+        lines.append(f"{run.label:<{width}}{len(run.results.rows):>6}{row}")
     return "\n".join(lines)
+
+
+def _value(row: dict[str, str], metric: str) -> str:
+    return row.get(metric) or "-"
 
 
 def _labelled(results: list[RunResults]) -> list[LabelledRun]:

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import re
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import yaml
 from lab.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, by_kind, join, to_plain
+from lab.vectors.real import data_configs as vector_data_configs
 from models.registry import model_configs
 
 
@@ -204,6 +206,12 @@ class CheckConfig:
                     )
 
 
+def data_configs() -> dict[str, type]:
+    """data.name -> the dataclass that validates that data section."""
+    images = typing.get_args(typing.get_type_hints(DataConfig)["name"])
+    return {**{name: DataConfig for name in images}, **vector_data_configs()}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: a model trained on its own samples for `generations` generations."""
@@ -213,10 +221,14 @@ class ExperimentConfig:
     samples_per_generation: int = field(metadata=bounds(ge=1))
     seed: int
     model: Any = field(metadata=by_kind(model_configs))
-    train: TrainConfig
+    # Required for the image models, which train with Lightning; vector models have none.
+    train: TrainConfig | None = None
     regime: Literal["replace", "accumulate", "fresh"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
-    data: DataConfig = field(default_factory=DataConfig)
+    # An image dataset (DataConfig) or a vector distribution (lab/vectors/real.py), by name.
+    data: Any = field(
+        default_factory=DataConfig, metadata=by_kind(data_configs, key="name", default="mnist5k")
+    )
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -239,6 +251,32 @@ class ExperimentConfig:
         if self.regime != "fresh" and given:
             raise SchemaError(
                 f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
+            )
+        self._check_model_fits_data()
+
+    def _check_model_fits_data(self) -> None:
+        """Vector models and vector data come in pairs; image models need a train section."""
+        needs = getattr(self.model, "data_name", None)  # set by vector model configs
+        fits = getattr(self.data, "model_kind", None)  # set by vector data configs
+        if needs != (self.data.name if fits else None):
+            wanted = f"data.name '{needs}'" if needs else "an image dataset in data.name"
+            raise SchemaError(
+                "model.kind",
+                f"is {self.model.kind!r}, which is fitted to {wanted}, not {self.data.name!r}"
+                + (f"; use model.kind '{fits}'" if fits else ""),
+            )
+        if fits and self.train is not None:
+            raise SchemaError(
+                "train", f"does not apply to model kind {self.model.kind!r} (no training loop)"
+            )
+        if fits and self.regime == "fresh":
+            raise SchemaError(
+                "regime",
+                f"'fresh' is not supported for {self.data.name!r}; use 'replace' or 'accumulate'",
+            )
+        if not fits and self.train is None:
+            raise SchemaError(
+                "train", f"is required in the config for model kind {self.model.kind!r}"
             )
 
     def as_dict(self) -> dict[str, Any]:

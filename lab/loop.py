@@ -1,47 +1,25 @@
-"""The generation loop: train, sample, measure, store; then train the next on the samples.
+"""The generation loop: run a domain's generations in blocks, commit each block, resume.
 
-The loop talks to a model only through `build_model`, `Trainer.fit` (via lab.training) and
-`sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
-model it runs. A model whose training can fail sets `diverged` to a sentence; the loop records
-it in metrics.csv (`diverged` 1) and the manifest, then goes on or stops as
-`train.on_divergence` says. Each generation seeds itself from (seed, generation), which makes
-a redone generation draw the same numbers as the first attempt did.
+The loop owns what every run shares: the run directory and its lock, resuming at the first
+unfinished generation, committing, stopping after a diverged generation when the config says
+so, and recording whatever stops a run. What depends on the kind of data (real data, models,
+metrics, files) is the domain's (lab/domains/): one generation per block for image models,
+many for the vector models, whose generations take well under a millisecond each. Each
+generation seeds itself from (seed, generation), so a redone block draws the same numbers as
+the first attempt did, whatever the block's size.
 """
 
 from __future__ import annotations
 
-import io
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import torch
-from lightning.pytorch.loggers import Logger
-
-from lab import faults, regimes
 from lab.config import OBSERVER_SECTIONS, ExperimentConfig
-from lab.data import RealData, load_real_data
-from lab.device import DevicePlan, plan_device
-from lab.errors import ConfigError
-from lab.grids import grid_png
-from lab.judging import load_or_train_judge
-from lab.metrics.suite import GenerationMetrics, check_metric_sizes
-from lab.runs import RunDirectory, generation_files
-from lab.seeding import cpu_generator, derive_seed, seed_everything
-from lab.storage import encode_npz, load_npz
-from lab.training import fit
-from lab.training_logs import generation_loggers
-from models.registry import build_model
+from lab.domains import Block, Domain, open_domain
+from lab.runs import RunDirectory
 
-SUMMARY_COLUMNS = (
-    "fid",
-    "class_entropy",
-    "classes_covered",
-    "rare_attributes_kept",
-    "precision",
-    "recall",
-    "rare_class_recall",
-)
+# metrics_table shows at most this many generations (evenly spaced, the last included).
+TABLE_ROWS = 25
 
 
 def run_experiment(
@@ -64,12 +42,19 @@ def run_experiment(
             return run
         if start:
             echo(f"{run_dir}: resuming at generation {start} of {config.generations}.")
-        during = "setup (data and judge)"
+        domain = open_domain(config)
+        during = domain.setup
         try:
-            measure, real, plan = _prepare(config, run, echo)
-            for generation in range(start, config.generations):
-                during = f"generation {generation}"
-                _run_generation(config, generation, run, real, plan, measure, echo)
+            domain.prepare(run, echo)
+            generation = start
+            while generation < config.generations:
+                end = min(domain.block_end(generation), config.generations)
+                during = _span(generation, end)
+                run.begin_generation(generation)
+                block = domain.run_block(run, generation, end)
+                run.commit_generations(block.generations, block.files)
+                _report_block(config, domain, block, echo)
+                generation = end
                 stop = stopping_reason(run, config)
                 if stop:
                     echo(f"{stop}.")
@@ -80,85 +65,26 @@ def run_experiment(
         return run
 
 
-def _prepare(
-    config: ExperimentConfig, run: RunDirectory, echo: Callable[[str], None]
-) -> tuple[GenerationMetrics, RealData, DevicePlan]:
-    train = config.train
-    plan = plan_device(train.accelerator, train.precision, train.deterministic, train.compile)
-    real = load_real_data(config.data)
-    check_sizes(config, real)
-    judge, accuracy = load_or_train_judge(config, real, plan)
-    run.record(
-        "judge",
-        {
-            "heldout_accuracy": round(accuracy, 6),
-            "labels": real.label_kind,
-            "classes": list(real.class_names),
-        },
-    )
-    echo(f"judge: {accuracy:.4f} accurate on the {real.name} held-out set")
-    measure = GenerationMetrics(judge, real, config, plan)
-    run.record("reference", measure.reference)
-    if measure.coverage.report:
-        run.record("real_labels", measure.coverage.report)
-    return measure, real, plan
+def _span(first: int, end: int) -> str:
+    return f"generation {first}" if end == first + 1 else f"generations {first}-{end - 1}"
 
 
-def _run_generation(
-    config: ExperimentConfig,
-    generation: int,
-    run: RunDirectory,
-    real: RealData,
-    plan: DevicePlan,
-    measure: GenerationMetrics,
-    echo: Callable[[str], None],
+def _report_block(
+    config: ExperimentConfig, domain: Domain, block: Block, echo: Callable[[str], None]
 ) -> None:
-    began = time.perf_counter()
-    run.begin_generation(generation)
-    training = regimes.training_set(
-        config, generation, real.train, lambda k: _stored_samples(run, k)
-    )
-    loggers = generation_loggers(run.path, generation, config.logging)
-    model, steps = train_generation(
-        config, generation, training.images, len(real.train), plan, loggers
-    )
-    diverged: str | None = getattr(model, "diverged", None)
-    faults.reached(f"trained:{generation}")
-    drawn, grid = draw_samples(config, generation, model, plan)
-    faults.reached(f"sampled:{generation}")
-    metrics, labels = measure(drawn)
-    faults.reached(f"measured:{generation}")
-    files = generation_files(generation)
-    state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    arrays = {"images": drawn.numpy()}
-    if labels is not None:
-        arrays["labels"] = labels.numpy()
-    outputs = {
-        files["samples"]: encode_npz(arrays),
-        files["grid"]: grid_png(grid, config.sampling.grid_rows),
-        files["checkpoint"]: buffer.getvalue(),
-        files["provenance"]: training.provenance_csv(),
-    }
-    row = {
-        "generation": generation,
-        **metrics,
-        "synthetic_fraction": training.synthetic_fraction,
-        "train_steps": steps,
-        "diverged": int(diverged is not None),
-    }
-    seconds = time.perf_counter() - began
-    details: dict[str, object] = {"training_set": training.composition()}
-    if diverged:
-        details["diverged"] = diverged
-    run.commit_generation(generation, outputs, row, seconds, details)
+    """One line per block: its span, its time, the headline metrics of its last generation."""
+    last = block.generations[-1]
+    seconds = sum(done.wall_time_s for done in block.generations)
     summary = ", ".join(
-        f"{name} {metrics[name]:.4g}" for name in SUMMARY_COLUMNS if name in metrics
+        f"{name} {last.metrics[name]:.4g}"
+        for name in domain.headline
+        if last.metrics.get(name) is not None
     )
-    echo(f"generation {generation}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
-    if diverged:
-        echo(f"generation {generation} diverged: {diverged}.")
+    span = _span(block.generations[0].generation, last.generation + 1)
+    echo(f"{span}/{config.generations - 1} done in {seconds:.1f}s: {summary}")
+    for done in block.generations:
+        if done.details.get("diverged"):
+            echo(f"generation {done.generation} diverged: {done.details['diverged']}.")
 
 
 def stopping_reason(run: RunDirectory, config: ExperimentConfig) -> str | None:
@@ -172,108 +98,23 @@ def stopping_reason(run: RunDirectory, config: ExperimentConfig) -> str | None:
     return None
 
 
-def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
-    """A finished generation's samples, read back from its (hash-verified) npz file."""
-    stored = load_npz(run.path / generation_files(generation)["samples"])
-    return torch.from_numpy(stored["images"])
-
-
-def train_generation(
-    config: ExperimentConfig,
-    generation: int,
-    images: torch.Tensor,
-    real_size: int,
-    plan: DevicePlan,
-    loggers: Sequence[Logger] = (),
-) -> tuple[torch.nn.Module, int]:
-    """A fresh model, seeded from (seed, generation), trained on `images`; and its step count."""
-    seed_everything(derive_seed(config.seed, "model", generation))
-    model = build_model(config.model, tuple(images.shape[1:]), config.train.lr)
-    max_epochs, max_steps = training_budget(config, real_size)
-    steps = fit(
-        model,
-        [images],
-        plan=plan,
-        batch_size=config.train.batch_size,
-        seed=derive_seed(config.seed, "batches", generation),
-        max_epochs=max_epochs,
-        max_steps=max_steps,
-        label=f"generation {generation}/{config.generations - 1}",
-        loggers=loggers,
-        log_every_n_steps=config.logging.every_n_steps,
-    )
-    return model, steps
-
-
-def training_budget(config: ExperimentConfig, real_size: int) -> tuple[int | None, int | None]:
-    """(max_epochs, max_steps) for every generation: with `train.fixed_budget`, epochs count
-    passes over the real training set and become a step budget shared by all generations."""
-    train = config.train
-    if train.max_steps is not None:
-        return None, train.max_steps
-    if train.fixed_budget:
-        return None, train.max_epochs * (real_size // train.batch_size)
-    return train.max_epochs, None
-
-
-def draw_samples(
-    config: ExperimentConfig, generation: int, model: torch.nn.Module, plan: DevicePlan
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """This generation's samples, and its grid from noise that is the same every generation
-    (so one grid cell can be followed across generations)."""
-    sampling = config.sampling
-    with plan.inference():
-        drawn = model.sample(
-            config.samples_per_generation,
-            cpu_generator(derive_seed(config.seed, "samples", generation)),
-            sampling.batch_size,
-            sampling.temperature,
-            sampling.truncation,
-        )
-        grid = model.sample(
-            sampling.grid_rows**2,
-            cpu_generator(derive_seed(config.seed, "grid")),
-            sampling.batch_size,
-            sampling.temperature,
-            sampling.truncation,
-        )
-    return drawn, grid
-
-
-def check_sizes(config: ExperimentConfig, real: RealData) -> None:
-    """Batch sizes that the data cannot fill are config errors, caught before any training."""
-    limits = {
-        "train.batch_size": (
-            config.train.batch_size,
-            min(len(real.train), config.samples_per_generation),
-        ),
-        "judge.batch_size": (config.judge.batch_size, len(real.train)),
-    }
-    real_needed = regimes.real_images_per_generation(config)
-    if real_needed > len(real.train):
-        raise ConfigError(
-            f"regime_options asks for {real_needed} real images per generation but {real.name} "
-            f"has {len(real.train)} training images; lower the fraction or samples_per_generation."
-        )
-    for key, (value, available) in limits.items():
-        if value > available:
-            raise ConfigError(
-                f"key '{key}' is {value}, more than the {available} images a generation of "
-                f"{real.name} trains on (samples_per_generation {config.samples_per_generation}, "
-                f"{len(real.train)} real training images); lower it."
-            )
-    check_metric_sizes(config, len(real.heldout))
-
-
-def metrics_table(run: RunDirectory, columns: tuple[str, ...] = SUMMARY_COLUMNS) -> str:
-    """A small fixed-width table of the headline metrics per generation (those it has)."""
+def metrics_table(run: RunDirectory, columns: tuple[str, ...]) -> str:
+    """A small fixed-width table of the headline metrics per generation (those it has); a long
+    run shows TABLE_ROWS generations spread evenly over it, the last one included."""
     present = {name for record in run.generations for name in record["metrics"]}
     header = ("generation", *(name for name in columns if name in present))
     lines = ["  ".join(f"{name:>15}" for name in header)]
-    for record in run.generations:
+    for record in _spread(run.generations, TABLE_ROWS):
         values = [record["metrics"].get(name) for name in header]
         lines.append("  ".join(_cell(value) for value in values))
     return "\n".join(lines)
+
+
+def _spread(records: list[dict], count: int) -> list[dict]:
+    if len(records) <= count:
+        return records
+    step = (len(records) - 1) / (count - 1)
+    return [records[round(i * step)] for i in range(count)]
 
 
 def _cell(value: float | int | None) -> str:

@@ -16,6 +16,11 @@ the same seed share it exactly. After that (`regime` in the config):
               - `regime_options.real_fraction`: the same fixed real subset every generation
                 (the Nature paper's "10% of the original data preserved").
 
+Vector models (lab/domains/vectors.py) build their training sets one generation from the
+last, as running sufficient statistics or a growing point set, never from stored files:
+`keeps_earlier_data` says which of the two recursions the regime is. They support replace
+and accumulate (`fresh` needs a real set to draw blocks from, which they do not keep).
+
 Provenance: every training image carries (source generation, index), with generation -1 for
 real data (index into the real training set). Nothing is copied on disk: a training set
 references the samples files of the generations it draws from.
@@ -85,6 +90,15 @@ def training_set(
         ]
         return _concat([real, *earlier])
     return _fresh(config, generation, real_train, samples_of)
+
+
+def keeps_earlier_data(config: ExperimentConfig) -> bool:
+    """For a training set built from the previous generation's: whether generation g's is
+    generation g-1's plus g-1's samples (accumulate: by induction the real set and every
+    earlier generation's samples) or g-1's samples alone (replace)."""
+    if config.regime not in ("replace", "accumulate"):
+        raise ValueError(f"regime {config.regime!r} is not built incrementally")
+    return config.regime == "accumulate"
 
 
 def real_images_per_generation(config: ExperimentConfig) -> int:

@@ -39,9 +39,12 @@ def bounds(
     return {name: value for name, value in limits.items() if value is not None}
 
 
-def by_kind(registry: Callable[[], Mapping[str, type]]) -> dict[str, Any]:
-    """Field metadata for a section whose dataclass is chosen by its `kind` key."""
-    return {"kinds": registry}
+def by_kind(
+    registry: Callable[[], Mapping[str, type]], key: str = "kind", default: str | None = None
+) -> dict[str, Any]:
+    """Field metadata for a section whose dataclass is chosen by its `key` entry (`kind`, or
+    e.g. `name` for the data section); `default` is the choice when the section omits it."""
+    return {"kinds": registry, "kind_key": key, "default_kind": default}
 
 
 _LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -101,7 +104,7 @@ def to_plain(obj: Any) -> Any:
 
 def _coerce(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if "kinds" in meta:
-        return _build_by_kind(meta["kinds"](), value, key)
+        return _build_by_kind(meta["kinds"](), value, key, meta["kind_key"], meta["default_kind"])
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (Union, types.UnionType):
@@ -150,15 +153,19 @@ def _scalar(tp: type, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     return value
 
 
-def _build_by_kind(registry: Mapping[str, type], value: Any, key: str) -> Any:
-    if not isinstance(value, Mapping) or "kind" not in value:
+def _build_by_kind(
+    registry: Mapping[str, type], value: Any, key: str, kind_key: str, default: str | None
+) -> Any:
+    if isinstance(value, Mapping) and kind_key not in value and default is not None:
+        return build(registry[default], value, key)
+    if not isinstance(value, Mapping) or kind_key not in value:
         raise SchemaError(
-            join(key, "kind"), f"is required; one of {', '.join(map(repr, sorted(registry)))}"
+            join(key, kind_key), f"is required; one of {', '.join(map(repr, sorted(registry)))}"
         )
-    kind = value["kind"]
+    kind = value[kind_key]
     if kind not in registry:
         allowed = ", ".join(repr(k) for k in sorted(registry))
-        raise SchemaError(join(key, "kind"), f"must be one of {allowed}, not {kind!r}")
+        raise SchemaError(join(key, kind_key), f"must be one of {allowed}, not {kind!r}")
     return build(registry[kind], value, key)
 
 

@@ -23,5 +23,6 @@ def handle(args: argparse.Namespace) -> int:
 
     out = args.out or Path("runs") / "compare" / time.strftime("%Y%m%d-%H%M%S")
     print(compare(args.runs, out))
-    print(f"comparison written to {out} (compare.csv, plots/, last_grids.png)")
+    written = ", ".join(p.name + "/" * p.is_dir() for p in sorted(out.iterdir()))
+    print(f"comparison written to {out} ({written})")
     return 0

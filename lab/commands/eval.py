@@ -75,6 +75,11 @@ def handle(args: argparse.Namespace) -> int:
     from lab.errors import ConfigError
 
     config = load_config(args.judge_config) if args.judge_config else None
+    if config is not None and config.train is None:  # a vector experiment has no judge
+        raise ConfigError(
+            f"{args.judge_config}: data.name {config.data.name!r} is not an image dataset, so "
+            "it has no judge; pass an image experiment (e.g. experiments/demo.yaml)."
+        )
     if args.feature_space == "judge" and config is None:
         raise ConfigError(
             "--feature-space judge measures in the features of a judge, which belongs to a "

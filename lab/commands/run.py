@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from lab.config import load_config
+    from lab.domains import headline_columns
     from lab.errors import ConfigError
     from lab.loop import metrics_table, run_experiment
     from lab.report import write_report
@@ -38,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
         run = run_experiment(config, run_dir)
     except ConfigError as err:  # a value only the data can refute, e.g. a batch size
         raise ConfigError(f"{args.config}: {err}") from None
-    print(metrics_table(run))
+    print(metrics_table(run, headline_columns(config)))
     print(f"run directory: {run_dir}")
     print(f"report: {write_report(run_dir)}")
     return 0

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from lab.training_logs import Curve
+if TYPE_CHECKING:  # lab.training_logs imports Lightning, which reports need not load
+    from lab.training_logs import Curve
 
 DPI = 100
 METRIC_FIGSIZE = (4.0, 2.8)
@@ -28,6 +30,7 @@ HEATMAP_LOG2_RANGE = 3.0
 MAX_ANNOTATED_CELLS = 600
 DARK_CELL_DISTANCE = 0.3  # cells this far from the colour map's middle get white numbers
 MAX_LEGEND_GENERATIONS = 12
+MAX_MARKED_POINTS = 50  # longer series are drawn as a plain line
 LOSS_NAME = "loss"
 
 
@@ -47,7 +50,8 @@ def metric_plot(
     points = [(g, v) for g, v in zip(generations, values, strict=True) if v is not None]
     if points:
         xs, ys = zip(*points, strict=True)
-        axes.plot(xs, ys, marker="o", color="tab:blue", label="samples")
+        marker = "o" if len(points) <= MAX_MARKED_POINTS else None
+        axes.plot(xs, ys, marker=marker, color="tab:blue", label="samples")
     if real is not None:
         axes.axhline(real, color="tab:gray", linestyle="--", label="real")
         axes.legend(loc="best", fontsize="small")
@@ -69,7 +73,7 @@ def comparison_plot(
         points = [(g, v) for g, v in zip(generations, values, strict=True) if v is not None]
         if points:
             xs, ys = zip(*points, strict=True)
-            axes.plot(xs, ys, marker="o", label=label)
+            axes.plot(xs, ys, marker="o" if len(points) <= MAX_MARKED_POINTS else None, label=label)
         longest = max(longest, list(generations), key=len)
     axes.set_title(column)
     axes.set_xlabel("generation")

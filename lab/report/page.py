@@ -12,6 +12,7 @@ from html import escape
 
 import yaml
 
+from lab.domains import ReportSection
 from lab.results import RunResults
 
 STYLE = """
@@ -51,6 +52,7 @@ class Contents:
     """What the page shows; every path is relative to the run directory."""
 
     results: RunResults
+    sections: list[ReportSection]
     grids: list[tuple[int, str]]
     cells_plot: str | None
     cells_note: str
@@ -77,8 +79,11 @@ def render(contents: Contents) -> str:
     if not results.rows:
         parts.append("<h2>Generations</h2><p>No generation has finished yet.</p>")
     else:
-        parts += _grids(contents)
-        parts += _cells(contents)
+        for section in contents.sections:
+            parts += _domain_section(section)
+        if contents.grids:
+            parts += _grids(contents)
+            parts += _cells(contents)
         parts += _section(
             "Class shares and attributes against the real data",
             "".join(
@@ -163,6 +168,16 @@ def _grids(contents: Contents) -> list[str]:
         "what one latent becomes in each generation.</p>"
     )
     return _section("Samples of every generation", note + f'<div class="strip">{figures}</div>')
+
+
+def _domain_section(section: ReportSection) -> Sequence[str]:
+    figures = "".join(
+        f'<figure><img class="wide" src="{escape(figure.relative)}" '
+        f'alt="{escape(figure.caption)}"><figcaption>{escape(figure.caption)}</figcaption>'
+        "</figure>"
+        for figure in section.figures
+    )
+    return _section(section.title, f'<p class="muted">{escape(section.note)}</p>{figures}')
 
 
 def _cells(contents: Contents) -> list[str]:

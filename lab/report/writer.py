@@ -1,7 +1,9 @@
 """Write RUN/report.html and RUN/plots/*.png from what the run directory holds.
 
 Generic over metrics.csv: one plot per metric column, and a heatmap for each family of
-per-class or per-attribute columns (`share_<class>`, `attr_<name>`) that the run has.
+per-class or per-attribute columns (`share_<class>`, `attr_<name>`) that the run has. The
+run's kind of data may add figures of its own (lab/domains: the vector runs' theory curves
+and density plots).
 A file is only rewritten when its bytes change, so reporting a finished run twice leaves it
 untouched, and every write is atomic like the rest of the run directory.
 """
@@ -16,14 +18,13 @@ import numpy as np
 from PIL import Image
 
 from lab.config import SamplingConfig
+from lab.domains import report_sections
 from lab.errors import LabError
-from lab.grids import GRID_PADDING
 from lab.monitor import check_section, config_thresholds, evaluate
 from lab.report import figures
 from lab.report.page import CheckRow, Contents, render
 from lab.results import RunResults, read_run
 from lab.runs import CONFIG_FILE, write_atomic
-from lab.training_logs import read_curves
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -36,8 +37,12 @@ def write_report(run_dir: Path) -> Path:
     """Write the report of the run in `run_dir` and return the path of report.html."""
     results = read_run(run_dir)
     plots: dict[str, bytes] = {}
+    sections = report_sections(results)
+    for section in sections:
+        plots.update({figure.relative: figure.data for figure in section.figures})
     contents = Contents(
         results=results,
+        sections=sections,
         grids=results.grid_paths(),
         heatmaps=_heatmaps(results, plots),
         metric_plots=_metric_plots(results, plots),
@@ -93,6 +98,10 @@ def _heatmaps(results: RunResults, plots: dict[str, bytes]) -> list[str]:
 
 
 def _loss_plot(results: RunResults, plots: dict[str, bytes]) -> str | None:
+    if not (results.path / "logs").is_dir():  # lab.training_logs.LOGS_DIR: nothing trained
+        return None
+    from lab.training_logs import read_curves  # imports Lightning
+
     curves = [(g, read_curves(results.path, g)) for g in results.generations]
     curves = [(g, c) for g, c in curves if c]
     if not curves:
@@ -106,6 +115,8 @@ def _cells(results: RunResults, plots: dict[str, bytes]) -> dict[str, str | None
     grids = results.grid_paths()
     if not grids:
         return {"cells_plot": None, "cells_note": "No grid pictures in this run."}
+    from lab.grids import GRID_PADDING  # torchvision: only loaded for runs with grids
+
     sampling = results.config.get("sampling") or {}
     rows = int(sampling.get("grid_rows", SamplingConfig().grid_rows))
     images = []

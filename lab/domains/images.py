@@ -1,0 +1,217 @@
+"""Image models: train a Lightning model, sample uint8 images, measure them with the judge.
+
+The domain talks to a model only through `build_model`, `Trainer.fit` (via lab.training) and
+`sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
+model it runs. A model whose training can fail sets `diverged` to a sentence; the generation
+records it in metrics.csv (`diverged` 1) and the manifest, and the loop goes on or stops as
+`train.on_divergence` says. Each generation seeds itself from (seed, generation), which makes
+a redone generation draw the same numbers as the first attempt did.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from lightning.pytorch.loggers import Logger
+
+from lab import faults, regimes
+from lab.config import ExperimentConfig
+from lab.data import RealData, load_real_data
+from lab.device import DevicePlan, plan_device
+from lab.domains import Block
+from lab.errors import ConfigError
+from lab.grids import grid_png
+from lab.judging import load_or_train_judge
+from lab.metrics.suite import GenerationMetrics, check_metric_sizes
+from lab.runs import FinishedGeneration, RunDirectory, generation_files
+from lab.seeding import cpu_generator, derive_seed, seed_everything
+from lab.storage import encode_npz, load_npz
+from lab.training import fit
+from lab.training_logs import generation_loggers
+from models.registry import build_model
+
+SUMMARY_COLUMNS = (
+    "fid",
+    "class_entropy",
+    "classes_covered",
+    "rare_attributes_kept",
+    "precision",
+    "recall",
+    "rare_class_recall",
+)
+
+
+class ImageDomain:
+    """One generation per block: its samples, grid, checkpoint and provenance are its files."""
+
+    setup = "setup (data and judge)"
+    headline = SUMMARY_COLUMNS
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        if config.train is None:  # ExperimentConfig requires it for image models
+            raise ValueError("image models need a train section")
+        self.config = config
+
+    def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+        config = self.config
+        train = config.train
+        self.plan = plan_device(
+            train.accelerator, train.precision, train.deterministic, train.compile
+        )
+        self.real = load_real_data(config.data)
+        check_sizes(config, self.real)
+        judge, accuracy = load_or_train_judge(config, self.real, self.plan)
+        run.record(
+            "judge",
+            {
+                "heldout_accuracy": round(accuracy, 6),
+                "labels": self.real.label_kind,
+                "classes": list(self.real.class_names),
+            },
+        )
+        echo(f"judge: {accuracy:.4f} accurate on the {self.real.name} held-out set")
+        self.measure = GenerationMetrics(judge, self.real, config, self.plan)
+        run.record("reference", self.measure.reference)
+        if self.measure.coverage.report:
+            run.record("real_labels", self.measure.coverage.report)
+
+    def block_end(self, generation: int) -> int:
+        return generation + 1
+
+    def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
+        config, real, plan, generation = self.config, self.real, self.plan, first
+        began = time.perf_counter()
+        training = regimes.training_set(
+            config, generation, real.train, lambda k: _stored_samples(run, k)
+        )
+        loggers = generation_loggers(run.path, generation, config.logging)
+        model, steps = train_generation(
+            config, generation, training.images, len(real.train), plan, loggers
+        )
+        diverged: str | None = getattr(model, "diverged", None)
+        faults.reached(f"trained:{generation}")
+        drawn, grid = draw_samples(config, generation, model, plan)
+        faults.reached(f"sampled:{generation}")
+        metrics, labels = self.measure(drawn)
+        faults.reached(f"measured:{generation}")
+        files = generation_files(generation)
+        state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        arrays = {"images": drawn.numpy()}
+        if labels is not None:
+            arrays["labels"] = labels.numpy()
+        outputs = {
+            files["samples"]: encode_npz(arrays),
+            files["grid"]: grid_png(grid, config.sampling.grid_rows),
+            files["checkpoint"]: buffer.getvalue(),
+            files["provenance"]: training.provenance_csv(),
+        }
+        row = {
+            "generation": generation,
+            **metrics,
+            "synthetic_fraction": training.synthetic_fraction,
+            "train_steps": steps,
+            "diverged": int(diverged is not None),
+        }
+        seconds = time.perf_counter() - began
+        details: dict[str, object] = {"training_set": training.composition()}
+        if diverged:
+            details["diverged"] = diverged
+        return Block([FinishedGeneration(generation, row, seconds, details)], outputs)
+
+
+def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
+    """A finished generation's samples, read back from its (hash-verified) npz file."""
+    stored = load_npz(run.path / generation_files(generation)["samples"])
+    return torch.from_numpy(stored["images"])
+
+
+def train_generation(
+    config: ExperimentConfig,
+    generation: int,
+    images: torch.Tensor,
+    real_size: int,
+    plan: DevicePlan,
+    loggers: Sequence[Logger] = (),
+) -> tuple[torch.nn.Module, int]:
+    """A fresh model, seeded from (seed, generation), trained on `images`; and its step count."""
+    seed_everything(derive_seed(config.seed, "model", generation))
+    model = build_model(config.model, tuple(images.shape[1:]), config.train.lr)
+    max_epochs, max_steps = training_budget(config, real_size)
+    steps = fit(
+        model,
+        [images],
+        plan=plan,
+        batch_size=config.train.batch_size,
+        seed=derive_seed(config.seed, "batches", generation),
+        max_epochs=max_epochs,
+        max_steps=max_steps,
+        label=f"generation {generation}/{config.generations - 1}",
+        loggers=loggers,
+        log_every_n_steps=config.logging.every_n_steps,
+    )
+    return model, steps
+
+
+def training_budget(config: ExperimentConfig, real_size: int) -> tuple[int | None, int | None]:
+    """(max_epochs, max_steps) for every generation: with `train.fixed_budget`, epochs count
+    passes over the real training set and become a step budget shared by all generations."""
+    train = config.train
+    if train.max_steps is not None:
+        return None, train.max_steps
+    if train.fixed_budget:
+        return None, train.max_epochs * (real_size // train.batch_size)
+    return train.max_epochs, None
+
+
+def draw_samples(
+    config: ExperimentConfig, generation: int, model: torch.nn.Module, plan: DevicePlan
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This generation's samples, and its grid from noise that is the same every generation
+    (so one grid cell can be followed across generations)."""
+    sampling = config.sampling
+    with plan.inference():
+        drawn = model.sample(
+            config.samples_per_generation,
+            cpu_generator(derive_seed(config.seed, "samples", generation)),
+            sampling.batch_size,
+            sampling.temperature,
+            sampling.truncation,
+        )
+        grid = model.sample(
+            sampling.grid_rows**2,
+            cpu_generator(derive_seed(config.seed, "grid")),
+            sampling.batch_size,
+            sampling.temperature,
+            sampling.truncation,
+        )
+    return drawn, grid
+
+
+def check_sizes(config: ExperimentConfig, real: RealData) -> None:
+    """Batch sizes that the data cannot fill are config errors, caught before any training."""
+    limits = {
+        "train.batch_size": (
+            config.train.batch_size,
+            min(len(real.train), config.samples_per_generation),
+        ),
+        "judge.batch_size": (config.judge.batch_size, len(real.train)),
+    }
+    real_needed = regimes.real_images_per_generation(config)
+    if real_needed > len(real.train):
+        raise ConfigError(
+            f"regime_options asks for {real_needed} real images per generation but {real.name} "
+            f"has {len(real.train)} training images; lower the fraction or samples_per_generation."
+        )
+    for key, (value, available) in limits.items():
+        if value > available:
+            raise ConfigError(
+                f"key '{key}' is {value}, more than the {available} images a generation of "
+                f"{real.name} trains on (samples_per_generation {config.samples_per_generation}, "
+                f"{len(real.train)} real training images); lower it."
+            )
+    check_metric_sizes(config, len(real.heldout))

@@ -1,0 +1,266 @@
+"""The two vector experiments as systems the vector domain steps through, one generation at
+a time: how generation 0's training set is drawn, how a model is fitted and sampled, what a
+generation's statistics are, what a block of generations stores and how a run resumes from it.
+
+A system's training set is either running sufficient statistics (Gaussian chains) or a point
+set (the mixture); both know how many of their points are real. The regime (lab/regimes.py)
+decides whether the next training set is the samples alone or the samples merged in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from lab import regimes
+from lab.config import ExperimentConfig
+from lab.errors import ConfigError
+from lab.seeding import cpu_generator, derive_seed
+from lab.vectors.real import GaussianData, MixtureData
+from lab.vectors.statistics import (
+    GAUSSIAN_COLUMNS,
+    chain_log_variances,
+    chain_statistics,
+    mixture_statistics,
+    real_chain_statistics,
+    real_mixture_statistics,
+)
+from models import gaussian
+from models.latents import draw_latents
+from models.mixture import MixtureConfig, MixtureFit, fit_mixture, sample_mixture
+
+# (role, generation) -> the arrays of the stored block file of that role holding `generation`.
+BlockLoader = Callable[[str, int], dict[str, np.ndarray]]
+
+
+class VectorSystem(Protocol):
+    headline: tuple[str, ...]
+    # The roles of the files a block writes, e.g. ("fits", "samples"): RUN/<role>/gen_A-B.npz.
+    roles: tuple[str, ...]
+
+    def check_sizes(self) -> None: ...
+    def reference(self) -> dict[str, float]: ...
+    def real_training(self) -> Any: ...
+    def fit(self, generation: int, training: Any, previous: Any) -> Any: ...
+    def draw(self, generation: int, model: Any) -> Any: ...
+    def merge(self, training: Any, part: Any) -> Any: ...
+    def statistics(self, model: Any) -> dict[str, float | None]: ...
+    def block_arrays(
+        self, generations: Sequence[int], models: list, drawn: list, following: Any
+    ) -> dict[str, dict[str, np.ndarray]]: ...
+    def restore(self, first: int, load: BlockLoader) -> tuple[Any, Any]: ...
+
+
+def build_system(config: ExperimentConfig) -> VectorSystem:
+    if isinstance(config.data, GaussianData):
+        return GaussianChains(config)
+    return MixtureRefits(config)
+
+
+class GaussianChains:
+    """`model.chains` Gaussians refitted side by side to N samples of their own."""
+
+    headline = ("mean_log_variance", "median_variance", "fraction_collapsed", "mean_w2")
+    roles = ("fits",)
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.model: gaussian.GaussianConfig = config.model
+        self.data: GaussianData = config.data
+
+    def check_sizes(self) -> None:
+        needed = self.data.dim + 1
+        if self.config.samples_per_generation < needed:
+            raise ConfigError(
+                f"key 'samples_per_generation' is {self.config.samples_per_generation}, but a "
+                f"covariance in {self.data.dim} dimensions needs at least {needed} points to be "
+                "fitted; raise it."
+            )
+
+    def reference(self) -> dict[str, float]:
+        return real_chain_statistics()
+
+    def real_training(self) -> gaussian.GaussianStats:
+        shape = (self.model.chains, self.config.samples_per_generation, self.data.dim)
+        points = draw_latents(shape, cpu_generator(derive_seed(self.config.seed, "real")))
+        return gaussian.statistics_of(points.double(), real=True)
+
+    def fit(
+        self, generation: int, training: gaussian.GaussianStats, previous: object
+    ) -> gaussian.GaussianFit:
+        return gaussian.fit(training, self.model.estimator)
+
+    def draw(self, generation: int, model: gaussian.GaussianFit) -> gaussian.GaussianStats:
+        sampling = self.config.sampling
+        return gaussian.sample_statistics(
+            model,
+            self.config.samples_per_generation,
+            cpu_generator(derive_seed(self.config.seed, "samples", generation)),
+            sampling.temperature,
+            sampling.truncation,
+        )
+
+    def merge(
+        self, training: gaussian.GaussianStats, part: gaussian.GaussianStats
+    ) -> gaussian.GaussianStats:
+        return training.merge(part)
+
+    def statistics(self, model: gaussian.GaussianFit) -> dict[str, float | None]:
+        values = chain_statistics(model, self.data.collapsed_fraction)
+        return {name: values[name] for name in GAUSSIAN_COLUMNS}
+
+    def block_arrays(
+        self,
+        generations: Sequence[int],
+        models: list[gaussian.GaussianFit],
+        drawn: list[gaussian.GaussianStats],
+        following: gaussian.GaussianStats,
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Per generation and chain, the fitted mean and log variance (float32: a record for
+        plots); and, exactly, the training set of the generation after the block (to resume)."""
+        fits = {
+            "generations": np.array(generations, dtype=np.int64),
+            "mean": torch.stack([m.mean for m in models]).float().numpy(),
+            "log_variance": torch.stack([chain_log_variances(m) for m in models]).float().numpy(),
+            "next_count": np.array(following.count, dtype=np.int64),
+            "next_real": np.array(following.real, dtype=np.int64),
+            "next_mean": following.mean.numpy(),
+            "next_scatter": following.scatter.numpy(),
+        }
+        return {"fits": fits}
+
+    def restore(self, first: int, load: BlockLoader) -> tuple[gaussian.GaussianStats, None]:
+        stored = load("fits", first - 1)
+        training = gaussian.GaussianStats(
+            stored["next_count"].item(),  # .npz stores a scalar as a 1-element array
+            stored["next_real"].item(),
+            torch.from_numpy(stored["next_mean"]),
+            torch.from_numpy(stored["next_scatter"]),
+        )
+        return training, None
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """A mixture's training set: points [n, dim] (float64), the first `real` of them real."""
+
+    points: np.ndarray
+    real: int
+
+    @property
+    def count(self) -> int:
+        return len(self.points)
+
+    @property
+    def synthetic_fraction(self) -> float:
+        return 1.0 - self.real / len(self.points)
+
+
+class MixtureRefits:
+    """One Gaussian mixture refitted by EM to N samples of its own (or to all so far)."""
+
+    headline = ("std_0", "std_1", "weight_0", "l2_distance", "heldout_log_likelihood")
+    roles = ("fits", "samples")
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.model: MixtureConfig = config.model
+        self.data: MixtureData = config.data
+        weights, means, covariances = self.data.arrays()
+        self.real = MixtureFit(weights, means, covariances, 0)
+        self.heldout = sample_mixture(
+            self.real, self.data.heldout, cpu_generator(derive_seed(config.seed, "heldout"))
+        )
+
+    def check_sizes(self) -> None:
+        if self.config.samples_per_generation < self.model.components:
+            raise ConfigError(
+                f"key 'samples_per_generation' is {self.config.samples_per_generation}, fewer "
+                f"than the {self.model.components} components EM fits (model.components); "
+                "raise it."
+            )
+
+    def reference(self) -> dict[str, float]:
+        return real_mixture_statistics(self.real, self.heldout)
+
+    def real_training(self) -> PointSet:
+        count = self.config.samples_per_generation
+        generator = cpu_generator(derive_seed(self.config.seed, "real"))
+        return PointSet(sample_mixture(self.real, count, generator), count)
+
+    def fit(self, generation: int, training: PointSet, previous: MixtureFit | None) -> MixtureFit:
+        seed = derive_seed(self.config.seed, "fit", generation)
+        return fit_mixture(training.points, self.model, previous, seed, self.real.means)
+
+    def draw(self, generation: int, model: MixtureFit) -> PointSet:
+        sampling = self.config.sampling
+        generator = cpu_generator(derive_seed(self.config.seed, "samples", generation))
+        points = sample_mixture(
+            model,
+            self.config.samples_per_generation,
+            generator,
+            sampling.temperature,
+            sampling.truncation,
+        )
+        return PointSet(points, 0)
+
+    def merge(self, training: PointSet, part: PointSet) -> PointSet:
+        return PointSet(np.concatenate([training.points, part.points]), training.real)
+
+    def statistics(self, model: MixtureFit) -> dict[str, float | None]:
+        values = mixture_statistics(model, self.real, self.heldout)
+        values["em_iterations"] = model.iterations
+        return values
+
+    def block_arrays(
+        self,
+        generations: Sequence[int],
+        models: list[MixtureFit],
+        drawn: list[PointSet],
+        following: PointSet,
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Every generation's fit and samples (float64, exact: the samples are the training
+        sets a resumed run rebuilds, under either regime)."""
+        fits = {
+            "generations": np.array(generations, dtype=np.int64),
+            "weights": np.stack([m.weights for m in models]),
+            "means": np.stack([m.means for m in models]),
+            "covariances": np.stack([m.covariances for m in models]),
+            "iterations": np.array([m.iterations for m in models], dtype=np.int64),
+        }
+        samples = {
+            "generations": fits["generations"],
+            "samples": np.stack([part.points for part in drawn]),
+        }
+        return {"fits": fits, "samples": samples}
+
+    def restore(self, first: int, load: BlockLoader) -> tuple[PointSet, MixtureFit]:
+        last = first - 1
+        fits = load("fits", last)
+        index = int(np.flatnonzero(fits["generations"] == last)[0])
+        previous = MixtureFit(
+            fits["weights"][index],
+            fits["means"][index],
+            fits["covariances"][index],
+            int(fits["iterations"][index]),
+        )
+        if not regimes.keeps_earlier_data(self.config):
+            return PointSet(_samples_of(load, last), 0), previous
+        parts = [self.real_training().points]
+        generation = 0
+        while generation <= last:
+            stored = load("samples", generation)
+            for number, points in zip(stored["generations"], stored["samples"], strict=True):
+                if number <= last:
+                    parts.append(points)
+            generation = int(stored["generations"][-1]) + 1
+        return PointSet(np.concatenate(parts), self.config.samples_per_generation), previous
+
+
+def _samples_of(load: BlockLoader, generation: int) -> np.ndarray:
+    stored = load("samples", generation)
+    return stored["samples"][int(np.flatnonzero(stored["generations"] == generation)[0])]
