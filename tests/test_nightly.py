@@ -96,6 +96,30 @@ def test_flag_raised_past_the_tolerance_and_not_otherwise(tmp_path, second_fid, 
         assert (index.parent / link).is_file(), link
 
 
+def test_a_default_tolerance_the_entry_never_had_is_not_listed(tmp_path):
+    """The suite's default tolerances name digit-class metrics, which a CelebA entry never has;
+    a metric that only one of two nights has is still shown."""
+    suite, path = _suite(
+        tmp_path,
+        [{"name": "vae", "config": "vae.yaml"}],
+        tolerance={**TOLERANCE, "mean_log_variance": {"absolute": 0.05}},
+    )
+    run_night(suite, path, "2026-11-25", runner=_fake_runner({"vae": 200.0}), echo=str)
+    run_night(suite, path, "2026-11-26", runner=_fake_runner({"vae": 201.0}), echo=str)
+    found = changes(read_nights(Path(suite.output)))
+    assert sorted(c.metric for c in found[("2026-11-26", "vae")]) == ["classes_covered", "fid"]
+    second = json.loads((Path(suite.output) / "2026-11-26" / NIGHT_FILE).read_text())
+    del second["entries"][0]["final"]["fid"]
+    (Path(suite.output) / "2026-11-26" / NIGHT_FILE).write_text(json.dumps(second))
+    listed = changes(read_nights(Path(suite.output)))[("2026-11-26", "vae")]
+    fid = next(c for c in listed if c.metric == "fid")
+    assert (fid.metric, fid.current, fid.describe()) == (
+        "fid",
+        None,
+        "not in this night's metrics.csv",
+    )
+
+
 def test_a_flag_compares_with_the_last_night_the_entry_finished(tmp_path):
     suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
     run_night(suite, path, "2026-11-24", runner=_fake_runner({"vae": 200.0}), echo=str)

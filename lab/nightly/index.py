@@ -88,6 +88,8 @@ def changes(nights: list[dict[str, Any]]) -> dict[tuple[str, str], list[Change]]
             listed = []
             for metric in shown:
                 before = previous.get(metric)
+                if final.get(metric) is None and before is None:
+                    continue  # a default this entry never had (class metrics of a CelebA run)
                 tolerance = tolerances.get(metric)
                 allowed = tolerance.allowed(before) if tolerance and before is not None else None
                 listed.append(Change(metric, final.get(metric), before, previous_date, allowed))
