@@ -237,20 +237,7 @@ class Bench:
                 baselines.dcgan_tensor_dataset(images), size.dcgan_batch, 0
             ),
         }
-        section["baselines"] = {}
-        for name, loader in loaders.items():
-            section["baselines"][name] = self.attempt(
-                f"dcgan baseline {name}",
-                lambda loader=loader: _plain(
-                    baselines.dcgan_baseline(
-                        plan,
-                        self.new_dcgan(),
-                        baselines.forever(loader()),
-                        size.baseline_warmup,
-                        size.baseline_batches,
-                    )
-                ),
-            )
+        self.baselines(section, "dcgan", loaders, baselines.dcgan_baseline, self.new_dcgan)
         section["flops_per_batch"] = self.attempt(
             "dcgan flops",
             lambda: lab_path.flops_per_batch(
@@ -261,12 +248,7 @@ class Bench:
             "dcgan", self.new_dcgan, images, size.dcgan_batch, DCGAN_STEPS_PER_BATCH, compiled=False
         )
         if trained is not None:
-            section["sampling"] = self.attempt(
-                "dcgan sampling",
-                lambda: _plain(
-                    lab_path.sampling_throughput(plan, trained, size.samples, size.sample_batch)
-                ),
-            )
+            section["sampling"] = self.sampling("dcgan", trained)
         profile = self.out / f"profile-{slug(self.card)}.txt"
         section["profile"] = self.attempt(
             "dcgan profile",
@@ -304,31 +286,49 @@ class Bench:
                 baselines.vae_tensor_dataset(images), size.vae_batch, 0, plan
             ),
         }
+        self.baselines(section, "vae", loaders, baselines.vae_baseline, self.new_vae)
+        section["lab"], trained = self.lab_variants(
+            "vae", self.new_vae, images, size.vae_batch, VAE_STEPS_PER_BATCH, compiled=False
+        )
+        if trained is not None:
+            section["sampling"] = self.sampling("vae", trained)
+        return section
+
+    def baselines(
+        self,
+        section: dict[str, Any],
+        model_name: str,
+        loaders: dict[str, Callable[[], Any]],
+        baseline: Callable[..., Any],
+        build: Callable[[], Any],
+    ) -> None:
+        """Throughput of `baseline` (examples' training step) on a fresh model per loader,
+        into section["baselines"] one by one, so each result is saved as it comes."""
+        size = self.size
         section["baselines"] = {}
         for name, loader in loaders.items():
             section["baselines"][name] = self.attempt(
-                f"vae baseline {name}",
+                f"{model_name} baseline {name}",
                 lambda loader=loader: _plain(
-                    baselines.vae_baseline(
-                        plan,
-                        self.new_vae(),
+                    baseline(
+                        self.plan,
+                        build(),
                         baselines.forever(loader()),
                         size.baseline_warmup,
                         size.baseline_batches,
                     )
                 ),
             )
-        section["lab"], trained = self.lab_variants(
-            "vae", self.new_vae, images, size.vae_batch, VAE_STEPS_PER_BATCH, compiled=False
+
+    def sampling(self, model_name: str, trained: Any) -> Any:
+        """Images per second of `trained.sample` in the lab's large batches."""
+        size = self.size
+        return self.attempt(
+            f"{model_name} sampling",
+            lambda: _plain(
+                lab_path.sampling_throughput(self.plan, trained, size.samples, size.sample_batch)
+            ),
         )
-        if trained is not None:
-            section["sampling"] = self.attempt(
-                "vae sampling",
-                lambda: _plain(
-                    lab_path.sampling_throughput(plan, trained, size.samples, size.sample_batch)
-                ),
-            )
-        return section
 
     def lab_variants(
         self,
