@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import datasets, transforms
 
@@ -178,13 +177,7 @@ def vae_baseline(
     def step(data: torch.Tensor) -> None:
         data = data.to(device)
         optimizer.zero_grad()
-        mean, log_var = model.encoder(data).chunk(2, dim=1)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
-        logits = model.decoder(z)
-        size = data.shape[0]
-        reconstruction = F.binary_cross_entropy_with_logits(logits, data, reduction="sum") / size
-        kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp()) / size
-        loss = reconstruction + model.config.kl_weight * kl
+        loss, _, _ = model.losses(data)
         loss.backward()
         train_loss[0] += loss.item()
         optimizer.step()

@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.models import inception_v3
 
-from lab.config import MetricsConfig
 from lab.device import DevicePlan
+from lab.domains.images.settings import MetricsConfig
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace
 from models.judges import AttributeJudge, JudgeFeatures

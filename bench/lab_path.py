@@ -14,8 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.baselines import Throughput
 from lab.device import DevicePlan
-from lab.seeding import cpu_generator, seed_everything
-from lab.training import fit
+from lab.training.fit import fit
+from lab.training.seeding import cpu_generator, seed_everything
 
 # Rows of the profiler's table kept in the profile file.
 _PROFILE_ROWS = 30

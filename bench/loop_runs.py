@@ -33,9 +33,9 @@ from bench.results_file import update_json, write_section
 from bench.speed import machine_name
 from lab.config import ExperimentConfig, load_config
 from lab.device import DevicePlan, plan_device
-from lab.domains.images import draw_samples
+from lab.domains.images.domain import draw_samples
 from lab.loop import run_experiment
-from lab.runs import generation_files
+from lab.rundir.directory import generation_files
 from models.registry import build_model
 from tests.celeba_fixtures import write_tiny_celeba
 

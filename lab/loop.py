@@ -3,8 +3,9 @@
 The loop owns what every run shares: the run directory and its lock, resuming at the first
 unfinished generation, committing, stopping after a diverged generation when the config says
 so, and recording whatever stops a run. What depends on the kind of data (real data, models,
-metrics, files) is the domain's (lab/domains/): one generation per block for image models,
-many for the vector models, whose generations take well under a millisecond each. Each
+metrics, files) is the domain's (lab/domains/, found through lab/domains/registry.py): a
+block is one generation of a model trained for minutes, or many of a fit that takes well
+under a millisecond. Each
 generation seeds itself from (seed, generation), so a redone block draws the same numbers as
 the first attempt did, whatever the block's size.
 """
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab.config import OBSERVER_SECTIONS, ExperimentConfig
-from lab.domains import Block, Domain, open_domain
-from lab.runs import RunDirectory
+from lab.domains.protocol import Block
+from lab.domains.registry import spec_of
+from lab.rundir.directory import RunDirectory
 
 # metrics_table shows at most this many generations (evenly spaced, the last included).
 TABLE_ROWS = 25
@@ -42,7 +44,8 @@ def run_experiment(
             return run
         if start:
             echo(f"{run_dir}: resuming at generation {start} of {config.generations}.")
-        domain = open_domain(config)
+        spec = spec_of(config)
+        domain = spec.open(config)
         during = domain.setup
         try:
             domain.prepare(run, echo)
@@ -53,7 +56,7 @@ def run_experiment(
                 run.begin_generation(generation)
                 block = domain.run_block(run, generation, end)
                 run.commit_generations(block.generations, block.files)
-                _report_block(config, domain, block, echo)
+                _report_block(config, spec.headline, block, echo)
                 generation = end
                 stop = stopping_reason(run, config)
                 if stop:
@@ -70,14 +73,17 @@ def _span(first: int, end: int) -> str:
 
 
 def _report_block(
-    config: ExperimentConfig, domain: Domain, block: Block, echo: Callable[[str], None]
+    config: ExperimentConfig,
+    headline: tuple[str, ...],
+    block: Block,
+    echo: Callable[[str], None],
 ) -> None:
     """One line per block: its span, its time, the headline metrics of its last generation."""
     last = block.generations[-1]
     seconds = sum(done.wall_time_s for done in block.generations)
     summary = ", ".join(
         f"{name} {last.metrics[name]:.4g}"
-        for name in domain.headline
+        for name in headline
         if last.metrics.get(name) is not None
     )
     span = _span(block.generations[0].generation, last.generation + 1)

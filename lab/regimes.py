@@ -16,7 +16,7 @@ the same seed share it exactly. After that (`regime` in the config):
               - `regime_options.real_fraction`: the same fixed real subset every generation
                 (the Nature paper's "10% of the original data preserved").
 
-Vector models (lab/domains/vectors.py) build their training sets one generation from the
+The vector fits (lab/domains/vectors/) build their training sets one generation from the
 last, as running sufficient statistics or a growing point set, never from stored files:
 `keeps_earlier_data` says which of the two recursions the regime is. They support replace
 and accumulate (`fresh` needs a real set to draw blocks from, which they do not keep).
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import torch
 
 from lab.config import ExperimentConfig
-from lab.data import ImageSet
-from lab.seeding import derive_seed
+from lab.data.images import ImageSet
+from lab.training.seeding import derive_seed
 
 REAL = -1
 

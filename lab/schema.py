@@ -5,7 +5,7 @@ with a suggestion, name the dotted key of every problem, and choose a model's se
 `kind` from a registry, and each of those needs hooks that would be most of this code anyway.
 
 Field constraints live in `field(metadata=bounds(...))`, so the dataclasses stay the single
-description of what is allowed. Cross-field rules go in a `check(self)` method that raises
+description of what is allowed. Cross-field rules go in a `check(self, prefix)` method that raises
 `SchemaError` naming the key.
 """
 

@@ -26,8 +26,8 @@ from torch import nn
 from lab.errors import ConfigError
 from lab.schema import bounds
 from models.epoch_means import EpochMeans
-from models.latents import draw_latents
-from models.pixels import to_uint8, to_unit
+from models.pixels import to_unit
+from models.sampling import LatentImageSampler
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each (transposed) conv doubles or halves the side
 _BASE_SIDE = 4  # the generator's first map and the discriminator's last are 4x4
@@ -54,7 +54,7 @@ class DCGANConfig:
     divergence_patience: int = field(default=1000, metadata=bounds(ge=1))
 
 
-class DCGAN(L.LightningModule):
+class DCGAN(LatentImageSampler, L.LightningModule):
     """Generator and discriminator trained against each other on uint8 images."""
 
     def __init__(self, config: DCGANConfig, image_shape: tuple[int, int, int], lr: float) -> None:
@@ -65,6 +65,7 @@ class DCGAN(L.LightningModule):
         self.config = config
         self.lr = lr
         self.latent_dim = config.latent_dim
+        self.latent_shape = (config.latent_dim, 1, 1)
         self.generator = _generator(config, channels, doublings)
         self.discriminator = _discriminator(config, channels, doublings)
         self.apply(lambda module: _init_weights(module, config.init_std))
@@ -131,26 +132,11 @@ class DCGAN(L.LightningModule):
             if self.diverged is not None:
                 self.trainer.should_stop = True
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator,
-        batch_size: int = 1000,
-        temperature: float = 1.0,
-        truncation: float | None = None,
-    ) -> torch.Tensor:
-        """`n` images as uint8 [n, C, H, W] on the CPU, from z ~ N(0, I) drawn on the CPU
-        from `generator` (the same latents on any device; biased by `temperature` and
-        `truncation`, the truncation trick, see models/latents.py), with batch norm in eval
-        mode so an image depends only on its own z, not on the batch it was drawn in."""
-        self.eval()
-        z = draw_latents((n, self.latent_dim, 1, 1), generator, temperature, truncation)
-        parts = [
-            to_uint8(self.generator(chunk.to(self.device)).float().add(1).div(2)).cpu()
-            for chunk in z.split(batch_size)
-        ]
-        return torch.cat(parts)
+    def decode_to_unit(self, z: torch.Tensor) -> torch.Tensor:
+        """The generator's tanh images mapped to [0, 1]. `sample` decodes in eval mode, so
+        batch norm uses its running statistics and an image depends only on its own z, not
+        on the batch it was drawn in; the truncation trick is `sample`'s `truncation`."""
+        return self.generator(z).float().add(1).div(2)
 
 
 class DivergenceWatch:

@@ -4,7 +4,7 @@ A judge is what turns "the digits look alike" into numbers: its labels give clas
 and coverage, its penultimate layer is the feature space for FID (no Inception weights
 needed offline, and for 28x28 digits a digit classifier's features mean more anyway).
 
-Which judge a run gets follows from its data's labels (lab/judging.py):
+Which judge a run gets follows from its data's labels (lab/domains/images/labels.py):
   ClassJudge      one class per image (MNIST digits): softmax over the classes.
   AttributeJudge  a 0/1 attribute matrix (CelebA's 40 attributes): one sigmoid per attribute.
   RotationJudge   no labels (a folder of faces): predicts which of four rotations an image

@@ -1,61 +1,66 @@
-"""The one list of generative models: `kind` in a config's `model` section picks an entry.
+"""The one list of trained generative models: `kind` in a config's `model` section picks one.
 
 Adding a model means one file in models/ and one line here; the loop never branches on kind.
-A model is a LightningModule built as `cls(config, image_shape, lr)` with
-`sample(n, generator, batch_size) -> uint8 [n, C, H, W]`; one whose training can fail
-(e.g. a GAN) may also set `diverged` to a sentence saying how, which the loop records.
-Imports are lazy so that loading a config does not pay for every model's dependencies.
+Each entry names the kind of data the model makes (a domain, lab/domains/registry.py), which
+is how a config's model and data are checked to fit. An image model is a LightningModule
+built as `cls(config, image_shape, lr)` that trains with `Trainer.fit` and offers
+`sample(n, generator, batch_size, temperature, truncation) -> uint8 [n, C, H, W]`; one whose
+training can fail (a GAN) may also set `diverged` to a sentence saying how, which the loop
+records. Imports are lazy so that loading a config does not pay for every model's dependencies.
 
-Vector models (a Gaussian, a Gaussian mixture) are fitted in closed form or by EM rather than
-trained, so they have a config dataclass here and no LightningModule; lab/domains/vectors.py
-runs them.
+The vector experiments' Gaussian and mixture fits are not trained and live with their
+domain (lab/domains/vectors/).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-# kind -> (module, config dataclass, LightningModule class)
+
+class _Entry(NamedTuple):
+    domain: str
+    module: str
+    config: str
+    model: str
+
+
 _MODELS = {
-    "vae": ("models.vae", "VAEConfig", "VAE"),
-    "dcgan": ("models.dcgan", "DCGANConfig", "DCGAN"),
-}
-# kind -> (module, config dataclass)
-_VECTOR_MODELS = {
-    "gaussian": ("models.gaussian", "GaussianConfig"),
-    "gmm": ("models.mixture", "MixtureConfig"),
+    "vae": _Entry("images", "models.vae", "VAEConfig", "VAE"),
+    "dcgan": _Entry("images", "models.dcgan", "DCGANConfig", "DCGAN"),
 }
 
 
 class _ConfigClasses(Mapping[str, type]):
-    """kind -> config dataclass, importing a model's module only when its kind is used (a
-    Gaussian's config need not load Lightning)."""
+    """kind -> config dataclass, importing a model's module only when its kind is used."""
 
-    def __init__(self) -> None:
-        self._where = {kind: entry[:2] for kind, entry in (_MODELS | _VECTOR_MODELS).items()}
+    def __init__(self, domain: str) -> None:
+        self._kinds = [kind for kind, entry in _MODELS.items() if entry.domain == domain]
 
     def __getitem__(self, kind: str) -> type:
-        module, cfg = self._where[kind]
-        return _attr(module, cfg)
+        if kind not in self._kinds:
+            raise KeyError(kind)
+        entry = _MODELS[kind]
+        return _attr(entry.module, entry.config)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
+        return iter(self._kinds)
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._kinds)
 
 
-def model_configs() -> Mapping[str, type]:
-    """kind -> the dataclass that validates that model's config section."""
-    return _ConfigClasses()
+def model_configs(domain: str) -> Mapping[str, type]:
+    """kind -> the dataclass that validates that model's config section, for the models
+    that make `domain`'s kind of data."""
+    return _ConfigClasses(domain)
 
 
 def build_model(config: Any, image_shape: tuple[int, int, int], lr: float) -> Any:
     """A fresh, untrained model for `config` (a dataclass from `model_configs`)."""
-    module, _, cls = _MODELS[config.kind]
-    return _attr(module, cls)(config, image_shape, lr)
+    entry = _MODELS[config.kind]
+    return _attr(entry.module, entry.model)(config, image_shape, lr)
 
 
 def _attr(module: str, name: str) -> Any:

@@ -18,8 +18,8 @@ from torch.nn import functional as F
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds
 from models.epoch_means import EpochMeans
-from models.latents import draw_latents
-from models.pixels import to_uint8, to_unit
+from models.pixels import to_unit
+from models.sampling import LatentImageSampler
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each conv halves height and width exactly
 
@@ -38,7 +38,7 @@ class VAEConfig:
             raise SchemaError(f"{prefix}.channels", "must list at least one channel count")
 
 
-class VAE(L.LightningModule):
+class VAE(LatentImageSampler, L.LightningModule):
     """Gaussian latent, Bernoulli decoder over pixel intensities in [0, 1]."""
 
     def __init__(self, config: VAEConfig, image_shape: tuple[int, int, int], lr: float) -> None:
@@ -54,6 +54,7 @@ class VAE(L.LightningModule):
         self.config = config
         self.lr = lr
         self.latent_dim = config.latent_dim
+        self.latent_shape = (config.latent_dim,)
         self.inner_shape = (config.channels[-1], height // factor, width // factor)
         inner = config.channels[-1] * (height // factor) * (width // factor)
 
@@ -76,15 +77,19 @@ class VAE(L.LightningModule):
         self.decoder = nn.Sequential(*decoder)  # outputs logits
         self.epoch_means = EpochMeans()
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        x = to_unit(batch)
+    def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, reconstruction, kl) of images `x` in [0, 1], each per image: the negative
+        ELBO with a weighted KL term, one reparameterised draw of z per image."""
         mean, log_var = self.encoder(x).chunk(2, dim=1)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
         logits = self.decoder(z)
         size = x.shape[0]
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / size
         kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp()) / size
-        loss = reconstruction + self.config.kl_weight * kl
+        return reconstruction + self.config.kl_weight * kl, reconstruction, kl
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        loss, reconstruction, kl = self.losses(to_unit(batch))
         self.epoch_means.add(loss=loss, reconstruction=reconstruction, kl=kl)
         return loss
 
@@ -94,27 +99,8 @@ class VAE(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator,
-        batch_size: int = 1000,
-        temperature: float = 1.0,
-        truncation: float | None = None,
-    ) -> torch.Tensor:
-        """`n` images as uint8 [n, C, H, W] on the CPU.
-
-        A sample is a latent z drawn from `generator` on the CPU (N(0, I), or biased by
-        `temperature` and `truncation`, see models/latents.py), decoded to per-pixel
-        Bernoulli means, and quantised to uint8 by rounding. We keep the mean rather than
-        a Bernoulli draw because real MNIST stores grey levels, not binary pixels, and the
-        mean is what a VAE's samples are usually published as.
-        """
-        self.eval()
-        z = draw_latents((n, self.latent_dim), generator, temperature, truncation)
-        parts = [
-            to_uint8(torch.sigmoid(self.decoder(chunk.to(self.device)).float())).cpu()
-            for chunk in z.split(batch_size)
-        ]
-        return torch.cat(parts)
+    def decode_to_unit(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-pixel Bernoulli means. We keep the mean rather than a Bernoulli draw because
+        real MNIST stores grey levels, not binary pixels, and the mean is what a VAE's
+        samples are usually published as."""
+        return torch.sigmoid(self.decoder(z).float())

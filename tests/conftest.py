@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.rundir.directory import format_value
+
 TINY_EXPERIMENT = {
     "name": "tiny",
     "generations": 3,
@@ -46,3 +48,12 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pa
     path = tmp_path_factory.mktemp("tiny_config") / "tiny.yaml"
     path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache_dir)}))
     return path
+
+
+def assert_matches_row(measured: dict, row: dict[str, str]) -> None:
+    """eval's numbers are the row's, as metrics.csv writes them; the row only adds what the
+    loop knows (generation, training set, steps, divergence)."""
+    loop_only = {"generation", "synthetic_fraction", "train_steps", "diverged"}
+    assert set(measured) == set(row) - loop_only
+    for name, value in measured.items():
+        assert ("nan" if value is None else format_value(value)) == row[name], name

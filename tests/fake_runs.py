@@ -1,4 +1,4 @@
-"""Run directories written without training, in the real on-disk layout (lab.runs), for
+"""Run directories written without training, in the real on-disk layout (lab.rundir.directory), for
 tests of what reads runs: report, check, nightly. Metrics are whatever a test needs."""
 
 from __future__ import annotations
@@ -11,8 +11,14 @@ from typing import Any
 import torch
 import yaml
 
-from lab.grids import grid_png
-from lab.runs import CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, generation_files, metrics_csv
+from lab.domains.images.grids import grid_png
+from lab.rundir.directory import (
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    generation_files,
+    metrics_csv,
+)
 
 GRID_ROWS = 3
 CELL = 8

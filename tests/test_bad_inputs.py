@@ -24,8 +24,8 @@ from PIL import Image
 from lab.cli import main
 from lab.config import load_config
 from lab.data.celeba import ATTR_FILE, IMAGE_DIR
-from lab.locks import RunLock
-from lab.runs import RunDirectory
+from lab.rundir.directory import RunDirectory
+from lab.rundir.locks import RunLock
 from tests.celeba_fixtures import write_tiny_celeba
 from tests.conftest import TINY_EXPERIMENT
 from tests.idx_fixtures import write_tiny_mnist

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab.batches import IndexBatches
+from lab.training.batches import IndexBatches
 
 
 def test_each_index_once_per_epoch_and_last_partial_batch_dropped() -> None:

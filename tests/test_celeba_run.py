@@ -15,10 +15,12 @@ from PIL import Image
 
 from lab.cli import main
 from lab.data.celeba import ATTRIBUTES, IMAGE_DIR, cache_path
-from lab.runs import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.storage import encode_npz
 from models import dcgan
 from models.dcgan import DCGAN
 from tests.celeba_fixtures import VISIBLE, write_tiny_celeba
+from tests.conftest import assert_matches_row
 
 TINY = Path(__file__).parent.parent / "experiments" / "celeba_dcgan_tiny.yaml"
 GRID_SIDE = 8 * 64 + 9 * 2  # 8 cells of 64 px with 2 px padding around each
@@ -126,9 +128,10 @@ class PoisonedDCGAN(DCGAN):
 def poisoned(monkeypatch) -> None:
     from models import registry
 
-    monkeypatch.setitem(
-        registry._MODELS, "dcgan", ("tests.test_celeba_run", "DCGANConfig", "PoisonedDCGAN")
+    poisoned = registry._MODELS["dcgan"]._replace(
+        module="tests.test_celeba_run", config="DCGANConfig", model="PoisonedDCGAN"
     )
+    monkeypatch.setitem(registry._MODELS, "dcgan", poisoned)
 
 
 @pytest.mark.parametrize(("policy", "generations"), [("stop", 1), ("continue", 2)])
@@ -180,3 +183,40 @@ def test_a_face_folder_runs_without_attribute_metrics(
     assert manifest["judge"]["labels"] == "none" and "real_labels" not in manifest
     with np.load(run_dir / generation_files(0)["samples"]) as stored:
         assert stored.files == ["images"]
+    # eval with the face run's config: the rotation judge's four answers are no classes.
+    measured = _eval(
+        capsys, run_dir / generation_files(0)["samples"], "--judge-config", run_dir / "config.yaml"
+    )
+    assert_matches_row(measured, row)
+
+
+def _eval(capsys, *args: object) -> dict:
+    capsys.readouterr()  # what earlier commands printed
+    assert main(["eval", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["metrics"]
+
+
+def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(finished, capsys) -> None:
+    """The same code as the loop: attribute columns included, to metrics.csv's 6 digits."""
+    run_dir, _ = finished
+    measured = _eval(
+        capsys, run_dir / generation_files(1)["samples"], "--judge-config", run_dir / "config.yaml"
+    )
+    assert_matches_row(measured, _rows(run_dir)[1])
+    assert {f"attr_{a}" for a in ATTRIBUTES} <= set(measured)
+
+
+def test_eval_with_a_celeba_judge_labels_a_real_folder_by_attributes(
+    finished, celeba_root, tmp_path, capsys
+) -> None:
+    """REAL given as files: the attribute judge labels it, so every attribute gets its
+    prevalence and recall; no class shares."""
+    run_dir, _ = finished
+    real = tmp_path / "real.npz"
+    with np.load(run_dir / generation_files(0)["samples"]) as stored:
+        real.write_bytes(encode_npz({"images": stored["images"]}))
+    fake = run_dir / generation_files(1)["samples"]
+    measured = _eval(capsys, real, fake, "--judge-config", run_dir / "config.yaml")
+    assert {f"attr_{a}" for a in ATTRIBUTES} <= set(measured)
+    assert "rare_attributes_kept" in measured and not any(n.startswith("share_") for n in measured)
+    assert all(0 <= measured[f"attr_{a}"] <= 1 for a in ATTRIBUTES)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from lab.cli import main
 from lab.config import load_config
 from lab.errors import ConfigError
+from tests.conftest import TINY_EXPERIMENT
 
 
 def test_valid_config_loads_with_defaults(write_config) -> None:
@@ -105,3 +108,47 @@ def test_resolved_config_round_trips(write_config) -> None:
     again = load_config(write_config({}, name="again.yaml"))
     assert config.digest() == again.digest()
     assert yaml.safe_load(yaml.safe_dump(config.as_dict()))["model"]["channels"] == [16, 32]
+
+
+def test_a_file_extends_its_base_and_states_only_what_differs(tmp_path) -> None:
+    """`base:` merges sections key by key; the extending file wins; lists are replaced."""
+    experiments = Path(__file__).parent.parent / "experiments"
+    biased = load_config(experiments / "mnist5k_biased.yaml")
+    replace = load_config(experiments / "mnist5k_replace.yaml")
+    assert biased.sampling.temperature == 0.7 and replace.sampling.temperature == 1.0
+    assert biased.model == replace.model and biased.train == replace.train
+    (tmp_path / "base.yaml").write_text(
+        yaml.safe_dump({**_tiny(), "model": {"kind": "vae", "latent_dim": 8, "channels": [4, 8]}})
+    )
+    (tmp_path / "child.yaml").write_text(
+        yaml.safe_dump({"base": "base.yaml", "name": "child", "model": {"channels": [2]}})
+    )
+    child = load_config(tmp_path / "child.yaml")
+    assert child.name == "child" and child.model.latent_dim == 8 and child.model.channels == (2,)
+
+
+@pytest.mark.parametrize(
+    ("base", "words"),
+    [
+        ("missing.yaml", ["child.yaml: key 'base' names 'missing.yaml'", "is not a file"]),
+        ("child.yaml", ["key 'base' makes a cycle", "child.yaml -> ", "remove one of these"]),
+        (["a.yaml"], ["key 'base' must be the path of the experiment file this one extends"]),
+    ],
+)
+def test_a_bad_base_is_one_sentence(tmp_path, base, words: list[str]) -> None:
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({**_tiny(), "base": base}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "child.yaml")
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_an_error_in_an_inherited_key_names_the_base_file(tmp_path) -> None:
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**_tiny(), "generations": -1}))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "name": "child"}))
+    with pytest.raises(ConfigError, match=r"^\S*base\.yaml: key 'generations' must be >= 1"):
+        load_config(tmp_path / "child.yaml")
+
+
+def _tiny() -> dict:
+    return dict(TINY_EXPERIMENT)

@@ -9,8 +9,8 @@ import torch
 
 from lab.device import plan_device
 from lab.errors import ConfigError
-from lab.seeding import cpu_generator, seed_everything
-from lab.training import fit
+from lab.training.fit import fit
+from lab.training.seeding import cpu_generator, seed_everything
 from models.dcgan import DCGAN, DCGANConfig, DivergenceWatch
 
 SHAPE = (3, 16, 16)  # the smallest side the architecture allows beyond 8: fast on CPU

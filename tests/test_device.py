@@ -13,8 +13,8 @@ import torch
 from lab.config import load_config
 from lab.device import DevicePlan, plan_device, pytorch_defaults
 from lab.errors import ConfigError, DeviceError
-from lab.seeding import seed_everything
-from lab.training import fit
+from lab.training.fit import fit
+from lab.training.seeding import seed_everything
 from models.vae import VAE, VAEConfig
 
 ROOT = Path(__file__).resolve().parent.parent

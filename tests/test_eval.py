@@ -12,8 +12,8 @@ from PIL import Image
 
 from lab.cli import main
 from lab.config import load_config
-from lab.data import load_real_data
-from lab.storage import encode_npz
+from lab.data.load import load_real_data
+from lab.rundir.storage import encode_npz
 
 COUNT = 40
 

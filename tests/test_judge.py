@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from lab.config import load_config
-from lab.data import load_real_data
+from lab.data.load import load_real_data
 from lab.device import plan_device
+from lab.domains.images.judging import judge_cache_path, load_or_train_judge
+from lab.domains.images.predictions import predict_labels
 from lab.errors import JudgeError
-from lab.judging import judge_cache_path, load_or_train_judge, predict_labels
 from models.judges import AveragePoolTo
 
 

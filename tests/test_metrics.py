@@ -8,17 +8,19 @@ import scipy.linalg
 import torch
 from scipy.spatial.distance import pdist
 
-from lab.config import MetricsConfig, load_config
-from lab.data import load_real_data
+from lab.config import load_config
+from lab.data.load import load_real_data
 from lab.device import plan_device
+from lab.domains.images.judging import load_or_train_judge
+from lab.domains.images.measure import check_metric_sizes, heldout_metrics, real_features_path
+from lab.domains.images.predictions import predict_labels
+from lab.domains.images.settings import MetricsConfig
 from lab.errors import ConfigError
-from lab.judging import load_or_train_judge, predict_labels
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
 from lab.metrics.fid import FIDAgainstReal, GivenFeatures
 from lab.metrics.homogeneity import HomogeneityAgainstReal, mean_pairwise_distance
 from lab.metrics.kid import KIDAgainstReal
-from lab.metrics.suite import GenerationMetrics, check_metric_sizes, real_features_path
 
 CPU = plan_device("cpu", "32-true", deterministic=True)
 
@@ -115,7 +117,7 @@ def test_dropping_three_digits_shows_in_per_class_recall(mnist) -> None:
     config, real, judge = mnist
     dropped = (2, 5, 8)
     keep = ~torch.isin(real.train.labels, torch.tensor(dropped))
-    measure = GenerationMetrics(judge, real, config, CPU)
+    measure = heldout_metrics(config, real, judge, CPU)
     assert real_features_path(config, "heldout", measure.space).is_file()
     measured, labels = measure(real.train.images[keep])
     assert measured["classes_covered"] == 7
@@ -135,7 +137,7 @@ def test_dropping_three_digits_shows_in_per_class_recall(mnist) -> None:
 
 def test_real_images_against_themselves_in_the_judge_space(mnist) -> None:
     config, real, judge = mnist
-    measured, labels = GenerationMetrics(judge, real, config, CPU)(real.heldout.images)
+    measured, labels = heldout_metrics(config, real, judge, CPU)(real.heldout.images)
     assert measured["fid"] == pytest.approx(0.0, abs=1e-2)
     assert measured["precision"] == measured["recall"] == measured["coverage"] == 1.0
     assert measured["classes_covered"] == 10

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.analysis.compare import compare
 from lab.cli import main
-from lab.compare import compare
 from lab.errors import RunDirError
-from lab.runs import METRICS_FILE
+from lab.rundir.directory import METRICS_FILE
 from tests.conftest import TINY_EXPERIMENT
 
 # Epochs (of the real set) rather than steps, to exercise the fixed budget: 5 x 4000 // 64.

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lab.config import load_config
-from lab.data import ImageSet
+from lab.data.images import ImageSet
 from lab.errors import ConfigError
 from lab.regimes import REAL, training_set
 from models.latents import draw_latents

@@ -18,9 +18,9 @@ from PIL import Image
 
 from lab.cli import main
 from lab.config import LoggingConfig
-from lab.report import write_report
-from lab.results import read_run
-from lab.training_logs import generation_loggers, read_curves
+from lab.report.writer import write_report
+from lab.rundir.results import read_run
+from lab.training.logs import generation_loggers, read_curves
 from tests.conftest import TINY_EXPERIMENT
 from tests.fake_runs import make_run, mnist_rows
 
@@ -244,7 +244,7 @@ def test_report_of_a_folder_that_is_not_a_run_exits_2(tmp_path: Path, capsys) ->
 
 
 def test_tensorboard_only_when_installed(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("lab.training_logs.tensorboard_installed", lambda: False)
+    monkeypatch.setattr("lab.training.logs.tensorboard_installed", lambda: False)
     loggers = generation_loggers(tmp_path, 0, LoggingConfig(tensorboard=True))
     assert [type(logger).__name__ for logger in loggers] == ["CSVLogger"]
     assert generation_loggers(tmp_path, 0, LoggingConfig(csv=False)) == []

@@ -2,7 +2,7 @@
 
 A resumed run must end with metrics.csv, samples and grids byte-identical to a run that
 was never interrupted. The kills come from the process itself at named points
-(lab/faults.py) and once from outside at a random moment.
+(lab/rundir/faults.py) and once from outside at a random moment.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from lab.cli import main
-from lab.faults import KILL_AT_VARIABLE, SIGNAL_VARIABLE
-from lab.runs import MANIFEST_FILE, METRICS_FILE
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
+from lab.rundir.faults import KILL_AT_VARIABLE, SIGNAL_VARIABLE
 from tests.conftest import TINY_EXPERIMENT
 
 REPO = Path(__file__).resolve().parents[1]

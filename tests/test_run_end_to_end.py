@@ -14,9 +14,9 @@ import yaml
 from PIL import Image
 
 from lab.cli import main
-from lab.locks import LOCK_FILE
-from lab.runs import MANIFEST_FILE, METRICS_FILE, generation_files
-from tests.conftest import TINY_EXPERIMENT
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.locks import LOCK_FILE
+from tests.conftest import TINY_EXPERIMENT, assert_matches_row
 
 GENERATIONS = 3
 SAMPLES = 1000
@@ -125,3 +125,18 @@ def test_a_foreign_folder_is_refused(write_config, tmp_path, capsys) -> None:
     (foreign / "holiday.jpg").write_bytes(b"not ours")
     assert main(["run", str(write_config()), "--run-dir", str(foreign)]) == 2
     assert "not a collapse-lab run directory" in capsys.readouterr().err
+
+
+def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(finished, capsys) -> None:
+    """`collapse-lab eval FAKE --judge-config RUN/config.yaml` measures FAKE against the
+    held-out digits exactly as the run measured that generation."""
+    _, run_dir = finished
+    for generation, row in enumerate(_rows(run_dir)):
+        samples = run_dir / generation_files(generation)["samples"]
+        command = ["eval", str(samples), "--judge-config", str(run_dir / "config.yaml"), "--json"]
+        capsys.readouterr()  # what earlier commands printed
+        assert main(command) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["real"] == "the mnist5k held-out set"
+        assert_matches_row(report["metrics"], row)
+        assert {f"share_{d}" for d in range(10)} <= set(report["metrics"])

@@ -18,9 +18,9 @@ import yaml
 from lab.cli import main
 from lab.commands.status import describe
 from lab.errors import RunDirError
-from lab.locks import lock_holder
-from lab.runs import MANIFEST_FILE, METRICS_FILE, generation_files
-from lab.storage import sha256_file
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.locks import lock_holder
+from lab.rundir.storage import sha256_file
 from tests.conftest import TINY_EXPERIMENT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_disk_full_mid_write_leaves_finished_generations_intact(
 def _hold_lock(run_dir: Path) -> subprocess.Popen:
     """Another process that takes the run directory's lock and keeps it until killed."""
     script = (
-        "import sys, time; from pathlib import Path; from lab.locks import RunLock; "
+        "import sys, time; from pathlib import Path; from lab.rundir.locks import RunLock; "
         "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(600)"
     )
     holder = subprocess.Popen(

@@ -1,6 +1,6 @@
 """The Gaussian chains and the Gaussian mixture, run through `collapse-lab run`, against theory.
 
-Theory (lab/vectors/theory.py): under replace, mean_log_variance has expectation (g + 1) delta
+Theory (lab/domains/vectors/theory.py): under replace, mean_log_variance has expectation (g + 1) delta
 and standard error sqrt((g + 1) omega^2 / chains); under accumulate, mean_variance has an exact
 expectation that stays above a floor. Runs use fixed seeds, so each test is deterministic; the
 tolerance of TOLERANCE standard errors is what makes it a test of the formulas, and each test
@@ -18,10 +18,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from lab import faults
 from lab.cli import main
-from lab.runs import MANIFEST_FILE, METRICS_FILE
-from lab.vectors import theory
+from lab.domains.vectors import theory
+from lab.rundir import faults
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 
 TOLERANCE = 4.0  # standard errors
 CHAINS = {

@@ -9,9 +9,9 @@ import torch
 from scipy.linalg import sqrtm
 from scipy.stats import multivariate_normal
 
-from lab.vectors.statistics import chain_statistics, l2_distance, log_density
-from models import gaussian
-from models.mixture import MixtureFit
+from lab.domains.vectors import gaussian
+from lab.domains.vectors.mixture import MixtureFit
+from lab.domains.vectors.statistics import chain_statistics, l2_distance, log_density
 
 
 def _random_covariances(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:

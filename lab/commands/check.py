@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from lab.errors import ConfigError
 
-if TYPE_CHECKING:  # lab.monitor imports torch through lab.config; keep `--help` fast
-    from lab.monitor import Kind, Threshold
+if TYPE_CHECKING:  # imported when a check runs, so `collapse-lab --help` loads less
+    from lab.analysis.monitor import Kind, Threshold
 
 HELP = "check a run's metrics against collapse thresholds (exit 0 ok, 1 violated, 2 unreadable)"
 EXIT_HOLDS = 0
@@ -55,13 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from lab.config import read_yaml
-    from lab.monitor import check_section, combine, config_thresholds, evaluate
-    from lab.results import read_run
+    from lab.analysis.monitor import check_section, combine, config_thresholds, evaluate
+    from lab.config import read_experiment
+    from lab.rundir.results import read_run
 
     results = read_run(args.run_dir)
     if args.config is not None:
-        raw, source = read_yaml(args.config), str(args.config)
+        raw, source = read_experiment(args.config)[0], str(args.config)
     else:
         raw, source = results.config, str(args.run_dir / "config.yaml")
     from_config = config_thresholds(check_section(raw, source), source)
@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def flag_thresholds(args: argparse.Namespace) -> list[Threshold]:
     """The thresholds given on the command line, in the order of the flag table."""
-    from lab.monitor import Threshold
+    from lab.analysis.monitor import Threshold
 
     found = []
     for flag, kind, metric, _ in NAMED_FLAGS:

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from lab.compare import compare
+    from lab.analysis.compare import compare
 
     out = args.out or Path("runs") / "compare" / time.strftime("%Y%m%d-%H%M%S")
     print(compare(args.runs, out))

@@ -13,6 +13,7 @@ import re
 import time
 from pathlib import Path
 
+from lab.commands.options import add_overrides
 from lab.errors import ConfigError
 
 HELP = "run the nightly suite and update runs/nightly/index.html"
@@ -27,14 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--date",
         help="the night's folder name, YYYY-MM-DD (default today); an existing night resumes",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override for every entry, e.g. --set data.root=/datasets (repeatable)",
-    )
+    add_overrides(parser, "in every entry")
     parser.add_argument(
         "--index-only", action="store_true", help="only rebuild the index page from past nights"
     )

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from lab.report import write_report
+    from lab.report.writer import write_report
 
     print(f"report: {write_report(args.run_dir)}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from lab.commands.options import add_overrides
+
 HELP = "run or resume an experiment"
 
 
@@ -16,22 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="where outputs go (default runs/<name>/<timestamp>); an existing one is resumed",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.max_epochs=2 (repeatable)",
-    )
+    add_overrides(parser, "of CONFIG")
 
 
 def handle(args: argparse.Namespace) -> int:
     from lab.config import load_config
-    from lab.domains import headline_columns
+    from lab.domains.registry import spec_of
     from lab.errors import ConfigError
     from lab.loop import metrics_table, run_experiment
-    from lab.report import write_report
+    from lab.report.writer import write_report
 
     config = load_config(args.config, args.overrides)
     run_dir = args.run_dir or Path("runs") / config.name / time.strftime("%Y%m%d-%H%M%S")
@@ -39,7 +34,7 @@ def handle(args: argparse.Namespace) -> int:
         run = run_experiment(config, run_dir)
     except ConfigError as err:  # a value only the data can refute, e.g. a batch size
         raise ConfigError(f"{args.config}: {err}") from None
-    print(metrics_table(run, headline_columns(config)))
+    print(metrics_table(run, spec_of(config).headline))
     print(f"run directory: {run_dir}")
     print(f"report: {write_report(run_dir)}")
     return 0

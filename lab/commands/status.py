@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from lab.errors import RunDirError
-from lab.locks import lock_holder
-from lab.runs import CONFIG_FILE, MANIFEST_FILE, read_manifest
+from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, read_manifest
+from lab.rundir.locks import lock_holder
 
 HELP = "show which generations of a run are done, in progress or failed"
 

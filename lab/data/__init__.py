@@ -1,33 +1,6 @@
-"""Real datasets by name (`data.name` in a config), as in-memory uint8 tensors."""
+"""Real image datasets, by name (`data.name` in a config), as in-memory uint8 tensors.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from lab.data.images import ImageSet, RealData
-
-if TYPE_CHECKING:
-    from lab.config import DataConfig
-
-__all__ = ["ImageSet", "RealData", "load_real_data"]
-
-
-def load_real_data(config: DataConfig) -> RealData:
-    """Load the dataset a config names; a missing or broken one is one DataError sentence."""
-    if config.name == "mnist5k":
-        from lab.data.mnist5k import load_mnist5k
-
-        return load_mnist5k(config.heldout_per_class, config.split_seed)
-    if config.name == "celeba":
-        from lab.data.celeba import load_celeba
-
-        return load_celeba(config.root, config.image_size, config.crop)
-    if config.name == "faces":
-        from lab.data.faces import load_faces
-
-        return load_faces(
-            config.root, config.image_size, config.heldout_fraction, config.split_seed
-        )
-    from lab.data.mnist import load_mnist
-
-    return load_mnist(config.root, config.download)
+load.py picks a dataset's loader; each loader imports torch and reads its files only when
+its dataset is asked for, so a config is validated (CelebA's attribute names included,
+celeba_attributes.py) without loading torch.
+"""

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torchvision.datasets import CelebA
 
-from lab.celeba_attributes import ATTRIBUTES
+from lab.data.celeba_attributes import ATTRIBUTES
 from lab.data.images import ImageSet, RealData
 from lab.data.prepared import load_cache, prepare_images, save_cache
 from lab.errors import DataError

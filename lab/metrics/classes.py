@@ -1,4 +1,4 @@
-"""Class coverage from the judge's labels: which digits the samples still contain.
+"""Class coverage from a judge's labels: which classes the samples still contain.
 
 Collapse first shows as rare classes thinning out, long before FID says much; the share
 of each class, how many keep a fair share, and the entropy of the label distribution make
@@ -21,7 +21,7 @@ def class_metrics(
     real_shares: torch.Tensor,
     covered_share_fraction: float,
 ) -> dict[str, float | int]:
-    """`class_entropy` (bits; uniform over 10 digits is log2(10) = 3.32), `classes_covered`
+    """`class_entropy` (bits; uniform over 10 classes is log2(10) = 3.32), `classes_covered`
     (classes whose sample share is at least `covered_share_fraction` of their real share),
     and `share_<c>` per class."""
     shares = class_shares(sample_labels, len(real_shares))
@@ -31,8 +31,3 @@ def class_metrics(
     result: dict[str, float | int] = {"class_entropy": entropy, "classes_covered": covered}
     result.update({f"share_{c}": float(share) for c, share in enumerate(shares)})
     return result
-
-
-def reference_shares(real_shares: torch.Tensor) -> dict[str, float]:
-    """The real data's `share_<c>` values, named as class_metrics names the samples' shares."""
-    return {f"share_{c}": float(share) for c, share in enumerate(real_shares)}

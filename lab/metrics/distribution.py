@@ -9,14 +9,17 @@ number means the same in a run's metrics.csv and in eval's output.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from lab.config import MetricsConfig
 from lab.metrics.fid import FIDAgainstReal
 from lab.metrics.homogeneity import HomogeneityAgainstReal
 from lab.metrics.kid import KIDAgainstReal
 from lab.metrics.prdc import PrecisionRecallDensityCoverage
+
+if TYPE_CHECKING:  # only its k, KID and pairwise settings are read
+    from lab.domains.images.settings import MetricsConfig
 
 
 class FeatureMetrics:

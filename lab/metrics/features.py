@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from lab.device import DevicePlan
-from lab.runs import write_atomic
+from lab.rundir.atomic import write_atomic
 
 log = logging.getLogger("collapse_lab")
 

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from lab.errors import FeatureSpaceError
 from lab.metrics.features import FeatureSpace
-from lab.storage import sha256_file
+from lab.rundir.storage import sha256_file
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from lab.nightly.night import FINISHED, NIGHT_FILE
 from lab.nightly.suite import Tolerance
-from lab.runs import write_atomic
+from lab.rundir.atomic import write_atomic
 
 log = logging.getLogger("collapse_lab")
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.nightly.suite import NightlySuite, SuiteEntry
-from lab.report import REPORT_FILE, write_report
-from lab.results import read_run
-from lab.runs import write_atomic
+from lab.report.writer import REPORT_FILE, write_report
+from lab.rundir.atomic import write_atomic
+from lab.rundir.results import read_run
 
 NIGHT_FILE = "night.json"
 FINISHED, FAILED, RUNNING, NOT_RUN = "finished", "failed", "running", "not run"

@@ -16,9 +16,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-if TYPE_CHECKING:  # lab.training_logs imports Lightning, which reports need not load
-    from lab.training_logs import Curve
+if TYPE_CHECKING:
+    from lab.training.logs import Curve
 
+# Where a run's report pictures go, relative to the run directory.
+PLOTS_DIR = "plots"
 DPI = 100
 METRIC_FIGSIZE = (4.0, 2.8)
 COMPARISON_FIGSIZE = (6.0, 3.6)

@@ -12,8 +12,8 @@ from html import escape
 
 import yaml
 
-from lab.domains import ReportSection
-from lab.results import RunResults
+from lab.domains.protocol import ReportSection
+from lab.rundir.results import RunResults
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem 2rem;
@@ -53,10 +53,6 @@ class Contents:
 
     results: RunResults
     sections: list[ReportSection]
-    grids: list[tuple[int, str]]
-    cells_plot: str | None
-    cells_note: str
-    heatmaps: list[str]
     metric_plots: list[tuple[str, str]]
     loss_plot: str | None
     checks: list[CheckRow] = field(default_factory=list)
@@ -81,16 +77,6 @@ def render(contents: Contents) -> str:
     else:
         for section in contents.sections:
             parts += _domain_section(section)
-        if contents.grids:
-            parts += _grids(contents)
-            parts += _cells(contents)
-        parts += _section(
-            "Class shares and attributes against the real data",
-            "".join(
-                f'<img class="wide" src="{escape(p)}" alt="heatmap">' for p in contents.heatmaps
-            ),
-            show=bool(contents.heatmaps),
-        )
         plots = "".join(
             f'<img src="{escape(path)}" alt="{escape(column)} against generation">'
             for column, path in contents.metric_plots
@@ -156,40 +142,21 @@ def _checks(contents: Contents) -> list[str]:
     return _section("Checks", table + note)
 
 
-def _grids(contents: Contents) -> list[str]:
-    figures = "".join(
-        f'<figure><a href="{escape(path)}"><img src="{escape(path)}" '
-        f'alt="grid of generation {generation}"></a>'
-        f"<figcaption>generation {generation}</figcaption></figure>"
-        for generation, path in contents.grids
-    )
-    note = (
-        '<p class="muted">Every grid is drawn from the same latent noise, so a cell shows '
-        "what one latent becomes in each generation.</p>"
-    )
-    return _section("Samples of every generation", note + f'<div class="strip">{figures}</div>')
-
-
 def _domain_section(section: ReportSection) -> Sequence[str]:
-    figures = "".join(
-        f'<figure><img class="wide" src="{escape(figure.relative)}" '
-        f'alt="{escape(figure.caption)}"><figcaption>{escape(figure.caption)}</figcaption>'
-        "</figure>"
-        for figure in section.figures
-    )
-    return _section(section.title, f'<p class="muted">{escape(section.note)}</p>{figures}')
-
-
-def _cells(contents: Contents) -> list[str]:
-    if contents.cells_plot is None:
-        return _section(
-            "The same latent across generations", f"<p>{escape(contents.cells_note)}</p>"
+    note = f'<p class="muted">{escape(section.note)}</p>' if section.note else ""
+    if section.strip:
+        figures = "".join(
+            f'<figure><a href="{escape(f.relative)}"><img src="{escape(f.relative)}" '
+            f'alt="{escape(f.caption)}"></a><figcaption>{escape(f.caption)}</figcaption></figure>'
+            for f in section.figures
         )
-    body = (
-        f'<p class="muted">{escape(contents.cells_note)}</p>'
-        f'<img class="wide" src="{escape(contents.cells_plot)}" alt="fixed cells per generation">'
+        return _section(section.title, f'{note}<div class="strip">{figures}</div>')
+    figures = "".join(
+        f'<figure><img class="wide" src="{escape(f.relative)}" alt="{escape(f.caption)}">'
+        f"<figcaption>{escape(f.caption)}</figcaption></figure>"
+        for f in section.figures
     )
-    return _section("The same latent across generations", body)
+    return _section(section.title, note + figures)
 
 
 def _table(results: RunResults) -> str:

@@ -4,7 +4,7 @@ Gaussian chains (one number per column, over all chains; the real distribution i
   mean_variance, median_variance, mean_log_variance
                       a chain's variance is det(cov)^(1/dim), the geometric mean of its
                       covariance's eigenvalues (the variance itself in one dimension); its log
-                      is what theory predicts exactly (lab/vectors/theory.py)
+                      is what theory predicts exactly (lab/domains/vectors/theory.py)
   fraction_collapsed  the share of chains whose variance is below data.collapsed_fraction
   mean_w2             the 2-Wasserstein distance of a chain's fit to N(0, I), in closed form
                       sqrt(|mean|^2 + sum_i (sqrt(eigenvalue_i) - 1)^2), averaged
@@ -28,8 +28,8 @@ import math
 import numpy as np
 import torch
 
-from models.gaussian import GaussianFit
-from models.mixture import MixtureFit
+from lab.domains.vectors.gaussian import GaussianFit
+from lab.domains.vectors.mixture import MixtureFit
 
 GAUSSIAN_COLUMNS = (
     "mean_variance",

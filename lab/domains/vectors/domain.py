@@ -24,12 +24,13 @@ from typing import Any
 import torch
 from threadpoolctl import threadpool_limits
 
-from lab import faults, regimes
+from lab import regimes
 from lab.config import ExperimentConfig
-from lab.domains import Block
-from lab.runs import FinishedGeneration, RunDirectory
-from lab.storage import encode_npz, load_npz
-from lab.vectors.systems import build_system
+from lab.domains.protocol import Block
+from lab.domains.vectors.systems import build_system
+from lab.rundir import faults
+from lab.rundir.directory import FinishedGeneration, RunDirectory
+from lab.rundir.storage import encode_npz, load_npz
 
 
 def block_file(role: str, first: int, last: int) -> str:
@@ -43,7 +44,6 @@ class VectorDomain:
     def __init__(self, config: ExperimentConfig) -> None:
         self.config = config
         self.system = build_system(config)
-        self.headline = self.system.headline
         self.every: int = config.model.commit_every
         # (generation, its training set, the previous generation's fit) after the last block.
         self._carried: tuple[int, Any, Any] | None = None

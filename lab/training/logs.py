@@ -14,10 +14,12 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from typing import TYPE_CHECKING
 
 from lab.config import LoggingConfig
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
 
 log = logging.getLogger("collapse_lab")
 
@@ -34,7 +36,10 @@ def generation_log_dir(run_dir: Path, generation: int) -> Path:
 
 
 def generation_loggers(run_dir: Path, generation: int, config: LoggingConfig) -> list[Logger]:
-    """Fresh loggers for one generation; earlier logs of the same generation are removed."""
+    """Fresh loggers for one generation; earlier logs of the same generation are removed.
+    (Lightning is imported here, so reading logs for a report does not load it.)"""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
     directory = generation_log_dir(run_dir, generation)
     shutil.rmtree(directory, ignore_errors=True)
     where = {"save_dir": directory.parent, "name": directory.name}

@@ -84,6 +84,40 @@ class MixtureData:
         )
 
 
-def data_configs() -> dict[str, type]:
-    """data.name -> the dataclass of the vector data sections."""
-    return {"gaussian": GaussianData, "gmm": MixtureData}
+@dataclass(frozen=True)
+class GaussianConfig:
+    kind: Literal["gaussian"] = "gaussian"
+    # Independent chains, each its own loop of fit -> sample -> refit, run as one batch.
+    chains: int = field(default=1000, metadata=bounds(ge=1))
+    # The covariance estimator: the scatter divided by N - 1 (unbiased) or by N (maximum
+    # likelihood). Both shrink the variance's geometric mean; mle faster.
+    estimator: Literal["unbiased", "mle"] = "unbiased"
+    # Generations computed in memory between two commits to the run directory. A killed
+    # run resumes at the start of its unfinished block; larger blocks write less often.
+    commit_every: int = field(default=100, metadata=bounds(ge=1))
+
+    # The real distribution this model is fitted to (data.name); see ExperimentConfig.
+    data_name: ClassVar[str] = "gaussian"
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    kind: Literal["gmm"] = "gmm"
+    components: int = field(default=2, metadata=bounds(ge=1))
+    # EM stops after max_iter iterations or when the mean log-likelihood gains less than
+    # tol; reg_covar is added to every covariance's diagonal (sklearn's defaults).
+    max_iter: int = field(default=100, metadata=bounds(ge=1))
+    tol: float = field(default=1e-3, metadata=bounds(gt=0))
+    reg_covar: float = field(default=1e-6, metadata=bounds(ge=0))
+    # Generations computed in memory between two commits to the run directory.
+    commit_every: int = field(default=100, metadata=bounds(ge=1))
+    # The report draws the fitted density at these generations (those the run reaches).
+    plot_generations: tuple[int, ...] = field(
+        default=(0, 50, 100, 150, 200, 350, 2000), metadata=bounds(ge=0)
+    )
+
+    data_name: ClassVar[str] = "gmm"
+
+
+DATA_CONFIGS: dict[str, type] = {"gaussian": GaussianData, "gmm": MixtureData}
+MODEL_CONFIGS: dict[str, type] = {"gaussian": GaussianConfig, "gmm": MixtureConfig}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torchvision.utils import make_grid
 
-from lab.storage import encode_png
+from lab.rundir.storage import encode_png
 
 GRID_PADDING = 2
 

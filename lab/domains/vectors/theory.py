@@ -1,4 +1,4 @@
-r"""What theory says the Gaussian chains (models/gaussian.py) must do, generation by generation.
+r"""What theory says the Gaussian chains (gaussian.py) must do, generation by generation.
 
 Setting. A chain fits a Gaussian to N points, draws N points from its fit, refits, and so on.
 Generation 0 fits N points of the real N(0, I_d). A chain's *variance* is the geometric mean

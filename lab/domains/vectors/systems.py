@@ -18,10 +18,10 @@ import torch
 
 from lab import regimes
 from lab.config import ExperimentConfig
-from lab.errors import ConfigError
-from lab.seeding import cpu_generator, derive_seed
-from lab.vectors.real import GaussianData, MixtureData
-from lab.vectors.statistics import (
+from lab.domains.vectors import gaussian
+from lab.domains.vectors.mixture import MixtureFit, fit_mixture, sample_mixture
+from lab.domains.vectors.settings import GaussianConfig, GaussianData, MixtureConfig, MixtureData
+from lab.domains.vectors.statistics import (
     GAUSSIAN_COLUMNS,
     chain_log_variances,
     chain_statistics,
@@ -29,16 +29,15 @@ from lab.vectors.statistics import (
     real_chain_statistics,
     real_mixture_statistics,
 )
-from models import gaussian
+from lab.errors import ConfigError
+from lab.training.seeding import cpu_generator, derive_seed
 from models.latents import draw_latents
-from models.mixture import MixtureConfig, MixtureFit, fit_mixture, sample_mixture
 
 # (role, generation) -> the arrays of the stored block file of that role holding `generation`.
 BlockLoader = Callable[[str, int], dict[str, np.ndarray]]
 
 
 class VectorSystem(Protocol):
-    headline: tuple[str, ...]
     # The roles of the files a block writes, e.g. ("fits", "samples"): RUN/<role>/gen_A-B.npz.
     roles: tuple[str, ...]
 
@@ -64,12 +63,11 @@ def build_system(config: ExperimentConfig) -> VectorSystem:
 class GaussianChains:
     """`model.chains` Gaussians refitted side by side to N samples of their own."""
 
-    headline = ("mean_log_variance", "median_variance", "fraction_collapsed", "mean_w2")
     roles = ("fits",)
 
     def __init__(self, config: ExperimentConfig) -> None:
         self.config = config
-        self.model: gaussian.GaussianConfig = config.model
+        self.model: GaussianConfig = config.model
         self.data: GaussianData = config.data
 
     def check_sizes(self) -> None:
@@ -163,7 +161,6 @@ class PointSet:
 class MixtureRefits:
     """One Gaussian mixture refitted by EM to N samples of its own (or to all so far)."""
 
-    headline = ("std_0", "std_1", "weight_0", "l2_distance", "heldout_log_likelihood")
     roles = ("fits", "samples")
 
     def __init__(self, config: ExperimentConfig) -> None:

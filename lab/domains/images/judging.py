@@ -1,8 +1,8 @@
-"""Train the judge once per (dataset, judge settings, seed), cache it, and use it to label.
+"""Train the judge once per (dataset, judge settings, seed) and cache it.
 
 Every run on the same data shares one judge, so metrics of different runs and regimes are
 measured with the same ruler, and the judge's training costs nothing after the first run.
-The judge's kind follows from the data's labels (classes, attributes or none), never from
+The judge's kind follows from the data's labels (lab/domains/images/labels.py), never from
 the generative model.
 """
 
@@ -11,20 +11,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from lab.config import ExperimentConfig, JudgeConfig
-from lab.data import RealData
+from lab.config import ExperimentConfig
+from lab.data.images import RealData
 from lab.device import DevicePlan
+from lab.domains.images.labels import label_kind
+from lab.domains.images.predictions import predict_labels
+from lab.domains.images.settings import JudgeConfig
 from lab.errors import JudgeError
-from lab.runs import write_atomic
-from lab.seeding import derive_seed, seed_everything
-from lab.training import fit
-from models.judges import AttributeJudge, ClassJudge, Judge, RotationJudge
+from lab.rundir.atomic import write_atomic
+from lab.training.fit import fit
+from lab.training.seeding import derive_seed, seed_everything
+from models.judges import Judge
 
 
 def judge_cache_path(config: ExperimentConfig) -> Path:
@@ -40,16 +42,7 @@ def judge_cache_path(config: ExperimentConfig) -> Path:
 
 def build_judge(real: RealData, settings: JudgeConfig) -> Judge:
     """An untrained judge of the kind the data's labels call for."""
-    shape, kind = real.train.image_shape, real.label_kind
-    if kind == "classes":
-        return ClassJudge(
-            shape, real.num_classes, settings.feature_dim, settings.lr, settings.width
-        )
-    if kind == "attributes":
-        return AttributeJudge(
-            shape, real.num_classes, settings.feature_dim, settings.lr, settings.width
-        )
-    return RotationJudge(shape, settings.feature_dim, settings.lr, settings.width)
+    return label_kind(real).build_judge(real.train.image_shape, real.num_classes, settings)
 
 
 def load_or_train_judge(
@@ -88,31 +81,3 @@ def load_or_train_judge(
             f"threshold (cached judge: '{path}')."
         )
     return judge, accuracy
-
-
-def predict_labels(
-    judge: Judge, images: torch.Tensor, plan: DevicePlan, batch_size: int
-) -> torch.Tensor:
-    """The judge's labels of uint8 images on the CPU: a class index each (int64 [N]), or a
-    0/1 row of attributes each (uint8 [N, K])."""
-    judge.eval()
-    return _batched(judge.predict_labels, images, plan, batch_size)
-
-
-def predict_probabilities(
-    judge: AttributeJudge, images: torch.Tensor, plan: DevicePlan, batch_size: int
-) -> torch.Tensor:
-    """The attribute judge's probability of each attribute per image, float32 [N, K] on the CPU."""
-    judge.eval()
-    return _batched(judge.predict_probabilities, images, plan, batch_size)
-
-
-def _batched(
-    predict: Callable[[torch.Tensor], torch.Tensor],
-    images: torch.Tensor,
-    plan: DevicePlan,
-    batch_size: int,
-) -> torch.Tensor:
-    with plan.inference():
-        parts = [predict(plan.place(chunk)).cpu() for chunk in images.split(batch_size)]
-    return torch.cat(parts)

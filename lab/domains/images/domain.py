@@ -1,6 +1,6 @@
 """Image models: train a Lightning model, sample uint8 images, measure them with the judge.
 
-The domain talks to a model only through `build_model`, `Trainer.fit` (via lab.training) and
+The domain talks to a model only through `build_model`, `Trainer.fit` (lab/training/) and
 `sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
 model it runs. A model whose training can fail sets `diverged` to a sentence; the generation
 records it in metrics.csv (`diverged` 1) and the manifest, and the loop goes on or stops as
@@ -17,38 +17,29 @@ from collections.abc import Callable, Sequence
 import torch
 from lightning.pytorch.loggers import Logger
 
-from lab import faults, regimes
+from lab import regimes
 from lab.config import ExperimentConfig
-from lab.data import RealData, load_real_data
+from lab.data.images import RealData
+from lab.data.load import load_real_data
 from lab.device import DevicePlan, plan_device
-from lab.domains import Block
+from lab.domains.images.grids import grid_png
+from lab.domains.images.judging import load_or_train_judge
+from lab.domains.images.measure import check_metric_sizes, heldout_metrics
+from lab.domains.protocol import Block
 from lab.errors import ConfigError
-from lab.grids import grid_png
-from lab.judging import load_or_train_judge
-from lab.metrics.suite import GenerationMetrics, check_metric_sizes
-from lab.runs import FinishedGeneration, RunDirectory, generation_files
-from lab.seeding import cpu_generator, derive_seed, seed_everything
-from lab.storage import encode_npz, load_npz
-from lab.training import fit
-from lab.training_logs import generation_loggers
+from lab.rundir import faults
+from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
+from lab.rundir.storage import encode_npz, load_npz
+from lab.training.fit import fit
+from lab.training.logs import generation_loggers
+from lab.training.seeding import cpu_generator, derive_seed, seed_everything
 from models.registry import build_model
-
-SUMMARY_COLUMNS = (
-    "fid",
-    "class_entropy",
-    "classes_covered",
-    "rare_attributes_kept",
-    "precision",
-    "recall",
-    "rare_class_recall",
-)
 
 
 class ImageDomain:
     """One generation per block: its samples, grid, checkpoint and provenance are its files."""
 
     setup = "setup (data and judge)"
-    headline = SUMMARY_COLUMNS
 
     def __init__(self, config: ExperimentConfig) -> None:
         if config.train is None:  # ExperimentConfig requires it for image models
@@ -73,7 +64,7 @@ class ImageDomain:
             },
         )
         echo(f"judge: {accuracy:.4f} accurate on the {self.real.name} held-out set")
-        self.measure = GenerationMetrics(judge, self.real, config, self.plan)
+        self.measure = heldout_metrics(config, self.real, judge, self.plan)
         run.record("reference", self.measure.reference)
         if self.measure.coverage.report:
             run.record("real_labels", self.measure.coverage.report)

@@ -17,34 +17,17 @@ the same set of numbers as summarising x itself, without x - x_bar losing digits
 variance has fallen to 1e-10 of its mean's square.
 
 The expected drift of the fitted variance, which tests hold these chains to, is derived in
-lab/vectors/theory.py.
+lab/domains/vectors/theory.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
-from lab.schema import bounds
 from models.latents import draw_latents
-
-
-@dataclass(frozen=True)
-class GaussianConfig:
-    kind: Literal["gaussian"] = "gaussian"
-    # Independent chains, each its own loop of fit -> sample -> refit, run as one batch.
-    chains: int = field(default=1000, metadata=bounds(ge=1))
-    # The covariance estimator: the scatter divided by N - 1 (unbiased) or by N (maximum
-    # likelihood). Both shrink the variance's geometric mean; mle faster.
-    estimator: Literal["unbiased", "mle"] = "unbiased"
-    # Generations computed in memory between two commits to the run directory. A killed
-    # run resumes at the start of its unfinished block; larger blocks write less often.
-    commit_every: int = field(default=100, metadata=bounds(ge=1))
-
-    # The real distribution this model is fitted to (data.name); see ExperimentConfig.
-    data_name: ClassVar[str] = "gaussian"
 
 
 @dataclass(frozen=True)

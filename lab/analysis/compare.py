@@ -13,23 +13,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from lab.domains.registry import headline_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
-from lab.results import RunResults, read_run
+from lab.rundir.results import RunResults, read_run
 
-HEADLINE = (
-    "fid",
-    "class_entropy",
-    "classes_covered",
-    "rare_class_recall",
-    "synthetic_fraction",
-    # The vector runs' (lab/vectors/statistics.py).
-    "mean_log_variance",
-    "median_variance",
-    "fraction_collapsed",
-    "std_0",
-    "l2_distance",
-)
+# Shown for every run after its domain's headline columns: what the regime made its data.
+LOOP_COLUMNS = ("synthetic_fraction",)
 _LABEL_HEIGHT = 16
 _STRIP_GAP = 8
 _CELL_WIDTH = 22
@@ -61,7 +51,11 @@ def compare(paths: list[Path], out_dir: Path) -> str:
 
 def final_table(runs: list[LabelledRun]) -> str:
     """Each run's first and last generation for the headline metrics it has."""
-    metrics = [m for m in HEADLINE if any(m in r.results.metric_columns for r in runs)]
+    headline: list[str] = []
+    for run in runs:
+        headline += [m for m in headline_of(run.results.config) if m not in headline]
+    headline += LOOP_COLUMNS
+    metrics = [m for m in headline if any(m in r.results.metric_columns for r in runs)]
     cells = {
         (run.label, m): f"{_value(run.results.rows[0], m)} -> {_value(run.results.rows[-1], m)}"
         for run in runs

@@ -18,17 +18,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lab.config import ExperimentConfig, config_from_dict
-from lab.domains import ReportFigure, ReportSection
+from lab.domains.protocol import ReportFigure, ReportSection
+from lab.domains.vectors import theory
+from lab.domains.vectors.mixture import MixtureFit
+from lab.domains.vectors.settings import GaussianData
+from lab.domains.vectors.statistics import log_density
 from lab.errors import ConfigError
-from lab.report.figures import png
-from lab.results import RunResults
-from lab.storage import load_npz
-from lab.vectors import theory
-from lab.vectors.real import GaussianData
-from lab.vectors.statistics import log_density
-from models.mixture import MixtureFit
+from lab.report.figures import PLOTS_DIR, png
+from lab.rundir.results import RunResults
+from lab.rundir.storage import load_npz
 
-PLOTS_DIR = "plots"
 TRACED_CHAINS = 20
 BAND_STANDARD_ERRORS = 3
 DENSITY_GRID = 160  # points per side of each density panel
@@ -60,7 +59,7 @@ def _gaussian_section(results: RunResults, config: ExperimentConfig) -> ReportSe
     note = (
         f"{config.model.chains} chains, N = {config.samples_per_generation} samples per "
         f"generation, {config.model.estimator} estimator, regime {config.regime}. Theory: "
-        "lab/vectors/theory.py."
+        "lab/domains/vectors/theory.py."
     )
     return ReportSection("Gaussian chains against theory", note, figures)
 

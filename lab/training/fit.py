@@ -17,10 +17,10 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lab.batches import IndexBatches
 from lab.device import DevicePlan
 from lab.errors import Interrupted
-from lab.progress import TrainingProgress
+from lab.training.batches import IndexBatches
+from lab.training.progress import TrainingProgress
 
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + signal number, as shells report them
 

@@ -37,10 +37,11 @@ from typing import Any
 
 import yaml
 
-from lab import faults
 from lab.errors import RunDirError
-from lab.locks import LOCK_FILE, RunLock
-from lab.storage import sha256, sha256_file
+from lab.rundir import faults
+from lab.rundir.atomic import write_atomic
+from lab.rundir.locks import LOCK_FILE, RunLock
+from lab.rundir.storage import sha256, sha256_file
 
 log = logging.getLogger("collapse_lab")
 
@@ -71,35 +72,6 @@ class FinishedGeneration:
     metrics: Mapping[str, float | int | None]
     wall_time_s: float
     details: Mapping[str, Any] = field(default_factory=dict)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary sibling, fsync, rename: readers see the old file or the new one.
-
-    A failed write (disk full, permissions) removes the temporary file and raises one
-    RunDirError sentence; the file it would have replaced is untouched.
-    """
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        faults.reached(f"before-rename:{path.name}")
-        os.replace(temporary, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError as err:
-        raise RunDirError(
-            f"could not write '{path}' ({err.strerror or err}); free space or fix permissions, "
-            "then run the same command again to resume."
-        ) from None
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class RunDirectory:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from lab.config import CheckConfig
 from lab.errors import ConfigError, RunDirError
-from lab.results import RunResults
+from lab.rundir.results import RunResults
 from lab.schema import SchemaError, build
 
 Kind = Literal["max", "min", "max_increase"]

@@ -17,34 +17,14 @@ it keeps EM from fitting a covariance to no points at all.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from lab.schema import bounds
+from lab.domains.vectors.settings import MixtureConfig
 from models.latents import draw_latents
-
-
-@dataclass(frozen=True)
-class MixtureConfig:
-    kind: Literal["gmm"] = "gmm"
-    components: int = field(default=2, metadata=bounds(ge=1))
-    # EM stops after max_iter iterations or when the mean log-likelihood gains less than
-    # tol; reg_covar is added to every covariance's diagonal (sklearn's defaults).
-    max_iter: int = field(default=100, metadata=bounds(ge=1))
-    tol: float = field(default=1e-3, metadata=bounds(gt=0))
-    reg_covar: float = field(default=1e-6, metadata=bounds(ge=0))
-    # Generations computed in memory between two commits to the run directory.
-    commit_every: int = field(default=100, metadata=bounds(ge=1))
-    # The report draws the fitted density at these generations (those the run reaches).
-    plot_generations: tuple[int, ...] = field(
-        default=(0, 50, 100, 150, 200, 350, 2000), metadata=bounds(ge=0)
-    )
-
-    data_name: ClassVar[str] = "gmm"
 
 
 @dataclass(frozen=True)

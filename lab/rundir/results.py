@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from lab.errors import RunDirError
-from lab.runs import CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, generation_files
 
 GENERATION_COLUMN = "generation"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightning as L
 from tqdm.auto import tqdm
 
-from lab import faults
+from lab.rundir import faults
 
 
 class TrainingProgress(L.Callback):

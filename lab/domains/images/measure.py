@@ -1,59 +1,70 @@
-"""Everything measured on one generation's samples, against the real held-out set."""
+"""Everything measured on one generation's samples, against a real reference set.
+
+The loop measures every generation with `GenerationMetrics` against the real held-out set,
+and `collapse-lab eval` measures any image set with the same class, so a number means the
+same in a run's metrics.csv and in eval's output.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from lab.config import ExperimentConfig
-from lab.data import RealData
+from lab.data.images import ImageSet, RealData
 from lab.device import DevicePlan
+from lab.domains.images.judging import judge_cache_path
+from lab.domains.images.labels import LabelKind, label_kind
+from lab.domains.images.predictions import predict_labels
+from lab.domains.images.settings import MetricsConfig
 from lab.errors import ConfigError
-from lab.judging import judge_cache_path
-from lab.metrics.coverage import label_coverage
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
-from lab.storage import sha256_file
+from lab.rundir.storage import sha256_file
 from models.judges import Judge, JudgeFeatures
 
 
 class GenerationMetrics:
-    """Set up once per run (real features and the real labels' coverage), then called per
-    generation.
+    """Set up once on a reference set (its features, and its labels' coverage), then called
+    per generation.
 
-    Which label metrics apply follows from the data (lab/metrics/coverage.py): class shares
-    for digits, attribute prevalence for CelebA, none for a folder of faces. Per-label recall
-    groups the real held-out images by their true labels (digits or attributes): it asks which
-    real images the samples still reach, and needs no judge on the real side.
+    Which label metrics apply follows from the data's kind of labels (labels.py): class
+    shares for digits, attribute prevalence for CelebA, none for a folder of faces.
+    Per-label recall groups the reference images by their labels: the true labels of a
+    dataset's held-out set, or, for a reference without them (a folder given to eval), the
+    judge's labels of it.
     """
 
     def __init__(
-        self, judge: Judge, real: RealData, config: ExperimentConfig, plan: DevicePlan
+        self,
+        space: FeatureSpace,
+        judge: Judge | None,
+        kind: LabelKind,
+        names: Sequence[str],
+        reference: ImageSet,
+        config: MetricsConfig,
+        plan: DevicePlan,
+        features_path: Path,
     ) -> None:
-        self.config = config.metrics
+        self.config = config
         self.plan = plan
-        batch = self.config.batch_size
-        self.coverage = label_coverage(judge, real, self.config, plan)
+        self.space = space
+        self.coverage = kind.coverage(judge, reference, names, config, plan)
         self.reference = self.coverage.reference
-        self.space = feature_space(config, judge)
         real_features = cached_features(
-            real_features_path(config, "heldout", self.space),
-            self.space,
-            real.heldout.images,
-            plan,
-            batch,
+            features_path, space, reference.images, plan, config.batch_size
         )
-        labelled = real.label_kind != "none"
-        self.compare = FeatureMetrics(
-            real_features,
-            self.config,
-            real.heldout.labels if labelled else None,
-            real.class_names if labelled else (),
-        )
+        groups = None
+        if kind.labelled:
+            groups = reference.labels
+            if groups is None:
+                groups = predict_labels(judge, reference.images, plan, config.batch_size)
+        self.compare = FeatureMetrics(real_features, config, groups, names if kind.labelled else ())
 
     def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor | None]:
         """(metric name -> value, the judge's labels of the samples, None for unlabelled data)."""
@@ -64,6 +75,24 @@ class GenerationMetrics:
         metrics.update(coverage)
         metrics.update(distribution)
         return metrics, labels
+
+
+def heldout_metrics(
+    config: ExperimentConfig, real: RealData, judge: Judge, plan: DevicePlan
+) -> GenerationMetrics:
+    """What every generation of a run of `config` is measured with: the real held-out set,
+    its true labels, and its features cached per (dataset, split, extractor)."""
+    space = feature_space(config, judge)
+    return GenerationMetrics(
+        space,
+        judge,
+        label_kind(real),
+        real.class_names,
+        real.heldout,
+        config.metrics,
+        plan,
+        real_features_path(config, "heldout", space),
+    )
 
 
 def feature_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:

@@ -1,0 +1,59 @@
+"""The image domain as the engine sees it (lab/domains/protocol.py)."""
+
+from __future__ import annotations
+
+import typing
+from typing import TYPE_CHECKING
+
+from lab.domains.images.settings import ImageDataConfig
+from lab.domains.protocol import DomainSpec
+from lab.schema import SchemaError
+from models.registry import model_configs
+
+if TYPE_CHECKING:
+    from lab.config import ExperimentConfig
+    from lab.domains.protocol import Domain, ReportSection
+    from lab.rundir.results import RunResults
+
+# metrics.csv columns shown per generation on the console and first in `compare`.
+HEADLINE = (
+    "fid",
+    "class_entropy",
+    "classes_covered",
+    "rare_attributes_kept",
+    "precision",
+    "recall",
+    "rare_class_recall",
+)
+
+
+def _check(config: ExperimentConfig) -> None:
+    if config.train is None:
+        raise SchemaError(
+            "train", f"is required in the config for model kind {config.model.kind!r}"
+        )
+
+
+def _open(config: ExperimentConfig) -> Domain:
+    from lab.domains.images.domain import ImageDomain
+
+    return ImageDomain(config)
+
+
+def _report_sections(results: RunResults) -> list[ReportSection]:
+    from lab.domains.images.report import report_sections
+
+    return report_sections(results)
+
+
+_NAMES = typing.get_args(typing.get_type_hints(ImageDataConfig)["name"])
+
+SPEC = DomainSpec(
+    name="images",
+    data_configs={name: ImageDataConfig for name in _NAMES},
+    model_configs=lambda: model_configs("images"),
+    headline=HEADLINE,
+    check_experiment=_check,
+    open=_open,
+    report_sections=_report_sections,
+)

@@ -1,0 +1,86 @@
+"""What a domain is to the engine: the small face every kind of data shows the loop, the
+report, `compare` and `check`, and the types that cross it. Free of torch and of every
+domain, so the engine, the registry and the domains can all import it without a cycle.
+
+The loop (lab/loop.py) owns what every run shares: the run directory and its lock, resume at
+the first unfinished generation, the order of generations, commits, stopping and failure
+records. A domain owns the rest: real data, models, metrics, the files a generation writes,
+the columns worth a headline and the report's pictures of its kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from lab.config import ExperimentConfig
+    from lab.rundir.directory import FinishedGeneration, RunDirectory
+    from lab.rundir.results import RunResults
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive finished generations and every file they wrote, committed together."""
+
+    generations: list[FinishedGeneration]
+    files: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A picture a domain adds to the report: where it goes under RUN/, its bytes (None for
+    a file the run already holds, such as a grid), a caption."""
+
+    relative: str
+    data: bytes | None
+    caption: str
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A titled part of report.html. `strip` lays the figures side by side in a scrolling
+    row, each linked to its file (the grids); otherwise each is shown full width."""
+
+    title: str
+    note: str
+    figures: list[ReportFigure] = field(default_factory=list)
+    strip: bool = False
+
+
+class Domain(Protocol):
+    """One run's kind of data at work; built by `DomainSpec.open`, nothing loaded before
+    `prepare`."""
+
+    # What `prepare` does, for the failure record when it fails ("setup (data and judge)").
+    setup: str
+
+    def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+        """Load or draw real data, check sizes against it, record run-level facts."""
+
+    def block_end(self, generation: int) -> int:
+        """The first generation after the block that starts at `generation`."""
+
+    def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
+        """Generations first..end-1, resuming from what the run directory holds."""
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """Everything the engine asks of a kind of data, by name; lab/domains/registry.py lists
+    one per domain. Loading a spec loads no torch: `open`, `report_sections` and `evaluator`
+    import their domain's code when called."""
+
+    name: str
+    # data.name -> the dataclass that validates that data section.
+    data_configs: Mapping[str, type]
+    # model.kind -> the dataclass of that model's section (may import the model lazily).
+    model_configs: Callable[[], Mapping[str, type]]
+    # metrics.csv columns worth a line on the console and in `compare`, in this order.
+    headline: tuple[str, ...]
+    # Cross-field rules of an experiment of this kind; raises lab.schema.SchemaError.
+    check_experiment: Callable[[ExperimentConfig], None]
+    open: Callable[[ExperimentConfig], Domain]
+    # The report's sections of this kind (grids, heatmaps, theory curves), from the files.
+    report_sections: Callable[[RunResults], list[ReportSection]]

@@ -1,0 +1,45 @@
+"""`sample` for every model that decodes latent noise into images: one implementation, so
+every image model draws its latents, batches and quantises the same way.
+
+A sample is a latent z drawn on the CPU from the caller's generator (N(0, I), or biased by
+`temperature` and `truncation`, see models/latents.py), so the same seed gives the same
+latents on any device; the model decodes it to intensities in [0, 1], which are quantised to
+uint8 by rounding, as every published image is.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.latents import draw_latents
+from models.pixels import to_uint8
+
+
+class LatentImageSampler:
+    """Mixin for a LightningModule with `latent_shape` (of one latent) and `decode_to_unit`."""
+
+    latent_shape: tuple[int, ...]
+    device: torch.device
+
+    def decode_to_unit(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents on the model's device -> images [n, C, H, W] with values in [0, 1]."""
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator,
+        batch_size: int = 1000,
+        temperature: float = 1.0,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
+        """`n` images as uint8 [n, C, H, W] on the CPU, decoded in eval mode in batches of
+        `batch_size`."""
+        self.eval()
+        z = draw_latents((n, *self.latent_shape), generator, temperature, truncation)
+        parts = [
+            to_uint8(self.decode_to_unit(chunk.to(self.device))).cpu()
+            for chunk in z.split(batch_size)
+        ]
+        return torch.cat(parts)
