@@ -1,10 +1,11 @@
 """The Gaussian chains and the Gaussian mixture, run through `collapse-lab run`, against theory.
 
-Theory (lab/domains/vectors/theory.py): under replace, mean_log_variance has expectation (g + 1) delta
-and standard error sqrt((g + 1) omega^2 / chains); under accumulate, mean_variance has an exact
-expectation that stays above a floor. Runs use fixed seeds, so each test is deterministic; the
-tolerance of TOLERANCE standard errors is what makes it a test of the formulas, and each test
-also checks that the formula of a wrong estimator or sample size lies outside it.
+Theory (lab/domains/vectors/theory.py): under replace, mean_log_variance has expectation (g +
+1) delta and standard error sqrt((g + 1) omega^2 / chains); under accumulate, mean_variance has
+an exact expectation that stays above a floor. Runs use fixed seeds, so each test is
+deterministic; the tolerance of TOLERANCE standard errors is what makes it a test of the
+formulas, and each test also checks that the formula of a wrong estimator or sample size lies
+outside it.
 """
 
 from __future__ import annotations
