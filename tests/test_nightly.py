@@ -16,8 +16,9 @@ from lab.cli import main
 from lab.config import load_config
 from lab.errors import ConfigError
 from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
-from lab.nightly.night import NIGHT_FILE, Outcome, run_entry, run_night
-from lab.nightly.suite import NightlySuite, SuiteEntry, load_suite
+from lab.nightly.night import NIGHT_FILE, run_night
+from lab.nightly.suite import NightlySuite, load_suite
+from lab.sweeps.cells import Cell, Outcome, launch_cell
 from tests.fake_runs import make_run
 
 TOLERANCE = {"fid": {"relative": 0.05}, "classes_covered": {"absolute": 0}}
@@ -33,13 +34,13 @@ def _suite(tmp_path: Path, entries: Sequence[dict], **extra) -> tuple[NightlySui
 def _fake_runner(final_fid: dict[str, float], fail: Sequence[str] = ()) -> Callable:
     """A runner that writes a finished fake run (final FID as given) instead of training."""
 
-    def run(entry: SuiteEntry, run_dir: Path, log_file: Path, extra: Sequence[str]) -> Outcome:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        log_file.write_text("fake\n")
-        if entry.name in fail:
-            make_run(run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
+    def run(cell: Cell, env: dict) -> Outcome:
+        cell.log_file.parent.mkdir(parents=True, exist_ok=True)
+        cell.log_file.write_text("fake\n")
+        if cell.name in fail:
+            make_run(cell.run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
             return Outcome(2, "out of memory in generation 1", 3.0)
-        make_run(run_dir, _rows([80.0, final_fid[entry.name]], [10, 9]), grids=False)
+        make_run(cell.run_dir, _rows([80.0, final_fid[cell.name]], [10, 9]), grids=False)
         return Outcome(0, "", 12.0)
 
     return run
@@ -158,10 +159,10 @@ def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
     suite, path = _suite(tmp_path, entries)
     finished = _fake_runner({"done": 100.0})
 
-    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
-        if entry.name == "killed":
+    def runner(cell, env):  # noqa: ANN001
+        if cell.name == "killed":
             raise KeyboardInterrupt  # the box went down, or someone pressed Ctrl-C
-        return finished(entry, run_dir, log_file, extra)
+        return finished(cell, env)
 
     with pytest.raises(KeyboardInterrupt):
         run_night(suite, path, "2026-11-26", runner=runner, echo=str)
@@ -183,8 +184,8 @@ def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
 def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
     suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
 
-    def stopped(entry, run_dir, log_file, extra):  # noqa: ANN001
-        make_run(run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
+    def stopped(cell, env):  # noqa: ANN001
+        make_run(cell.run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
         return Outcome(0, "", 5.0)
 
     record = run_night(suite, path, "2026-11-26", runner=stopped, echo=str)
@@ -196,8 +197,8 @@ def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
 def test_a_real_failing_entry_records_the_error_sentence(tmp_path, write_config):
     """The subprocess runner on an entry whose data is missing: exit 2 and the CLI's sentence."""
     config = write_config({"data": {"name": "mnist", "root": str(tmp_path / "no-data")}})
-    entry = SuiteEntry(name="missing", config=str(config))
-    outcome = run_entry(entry, tmp_path / "run", tmp_path / "missing.log", ())
+    cell = Cell("missing", config, (), tmp_path / "run", tmp_path / "missing.log")
+    outcome = launch_cell(cell, {})
     assert outcome.exit_code == 2
     assert outcome.reason.startswith("MNIST is incomplete") and "no-data" in outcome.reason
     assert "$ " in (tmp_path / "missing.log").read_text().splitlines()[0]
@@ -207,10 +208,10 @@ def test_nightly_command_exit_codes(tmp_path, monkeypatch, capsys):
     suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
     fids = iter([200.0, 201.0, 300.0])
 
-    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
-        return _fake_runner({"vae": next(fids)})(entry, run_dir, log_file, extra)
+    def runner(cell, env):  # noqa: ANN001
+        return _fake_runner({"vae": next(fids)})(cell, env)
 
-    monkeypatch.setattr("lab.nightly.night.run_entry", runner)
+    monkeypatch.setattr("lab.nightly.night.launch_cell", runner)
     assert main(["nightly", str(path), "--date", "2026-11-24"]) == 0
     assert main(["nightly", str(path), "--date", "2026-11-25"]) == 0
     assert main(["nightly", str(path), "--date", "2026-11-26"]) == 1
