@@ -51,10 +51,23 @@ class Estimate:
         return None if self.low is None or self.high is None else (self.high - self.low) / 2
 
     def text(self) -> str:
-        """'384.1 ± 25' (or '384.1' for one seed)."""
+        """'384.1 ± 25' (or '384.1' for one seed): the mean to 4 significant digits, the
+        half-width to 2, both without exponents in the range metrics live in."""
         if self.half_width is None:
-            return f"{self.mean:.4g}"
-        return f"{self.mean:.4g} ± {self.half_width:.2g}"
+            return short_number(self.mean, 4)
+        return f"{short_number(self.mean, 4)} ± {short_number(self.half_width, 2)}"
+
+
+def short_number(value: float, significant: int) -> str:
+    """`value` to `significant` digits in plain notation (exponents only far from 1)."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if not -5 <= magnitude < 7:
+        return f"{value:.{significant}g}"
+    digits = significant - 1 - magnitude
+    text = f"{round(value, digits):.{max(0, digits)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def estimate(values: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> Estimate:

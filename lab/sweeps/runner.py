@@ -82,14 +82,17 @@ def run_sweep(
 
     def started(cell: Cell, where: str) -> None:
         items[cell.name].update(
-            status=RUNNING, reason="the sweep stopped while this cell ran", where=where
+            status=RUNNING,
+            reason="the sweep stopped while this cell ran",
+            where=where,
+            started=_now(),
         )
         save_record(sweep.output, record)
         echo(f"{cell.name}: on {where}")
 
     def ended(cell: Cell, outcome: Outcome) -> None:
         item = items[cell.name]
-        item.update(settle(cell.run_dir, outcome))
+        item.update(settle(cell.run_dir, outcome), ended=_now())
         if outcome.where:
             item["where"] = outcome.where
         save_record(sweep.output, record)
