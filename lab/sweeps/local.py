@@ -54,9 +54,9 @@ class LocalExecutor:
                 while waiting and free:
                     slot = free.pop(0)
                     order, cell = waiting.popleft()
-                    card = slots[slot]
-                    started(cell, f"card {self.cards[slot]}" if card else "this machine")
-                    running[pool.submit(launch, cell, card)] = (order, cell, slot)
+                    environment = slots[slot]
+                    started(cell, f"card {self.cards[slot]}" if environment else "this machine")
+                    running[pool.submit(launch, cell, environment)] = (order, cell, slot)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f][0]):
                     _, cell, slot = running.pop(future)
