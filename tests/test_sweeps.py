@@ -231,7 +231,7 @@ def test_each_local_cell_gets_a_card_of_its_own_on_a_box_with_four(tmp_path, mon
     assert {env["CUDA_VISIBLE_DEVICES"] for env in given.values()} == {"0", "1"}
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # the box's scheduler gave us these
     assert local_executor(None).cards == ("4", "5", "6", "7")
-    with pytest.raises(ExecutorError, match="has 4 CUDA cards and each cell gets one"):
+    with pytest.raises(ExecutorError, match="has 4 GPU cards and each cell gets one"):
         local_executor(5)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     assert local_executor(3).environments() == [{}, {}, {}]  # no cards: nothing pinned

@@ -1,7 +1,7 @@
 """`collapse-lab nightly SUITE`: run the nightly suite into <output>/<date>/ and update the
 index page of every night.
 
-The entries run one after another on this machine, side by side on its CUDA cards with
+The entries run one after another on this machine, side by side on its GPU cards with
 `--parallel N` (one card each), or as Ray tasks with `--executor ray`.
 
 Exit status: 0 when every entry finished and no final metric moved past its tolerance since

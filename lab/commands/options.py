@@ -35,7 +35,7 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
         type=_parallel,
         default=None,
         metavar="N",
-        help="local: runs at once, each on a CUDA card of its own when there are cards "
+        help="local: runs at once, each on a GPU card of its own when there are cards "
         "(default 1; 'auto': one per card)",
     )
     group.add_argument(

@@ -1,5 +1,5 @@
 """The local executor: cells as child processes on this machine, `parallel` at a time, each
-pinned to a CUDA card of its own when the machine has cards.
+pinned to a GPU card of its own when the machine has cards.
 
 The scheduling runs in the caller's thread (it is the one that records what started and what
 ended); a pool thread only waits for its child. A card is handed to a cell when it starts and
@@ -23,7 +23,7 @@ Ended = Callable[[Cell, Outcome], None]
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """`parallel` cells at once; `cards` the CUDA cards to pin them to (empty: none)."""
+    """`parallel` cells at once; `cards` the GPU cards to pin them to (empty: none)."""
 
     parallel: int = 1
     cards: tuple[str, ...] = ()
@@ -78,7 +78,7 @@ def local_executor(parallel: int | None, cards: Sequence[str] | None = None) -> 
     if cards and parallel > len(cards):
         raise ExecutorError(
             f"--parallel {parallel} runs {parallel} cells at once, but this machine has "
-            f"{len(cards)} CUDA cards and each cell gets one of its own; use --parallel "
+            f"{len(cards)} GPU cards and each cell gets one of its own; use --parallel "
             f"{len(cards)} or fewer (or --executor ray to use several machines)."
         )
     return LocalExecutor(parallel=parallel, cards=cards)

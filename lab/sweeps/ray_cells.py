@@ -3,10 +3,11 @@ sweep runs on a multi-GPU box or on a cluster of boxes that share a file system.
 
 The task runs the same child `collapse-lab run` as the local executor (lab/sweeps/cells.py),
 in the directory the sweep was started from: every box must see the sweep's folder, the
-experiment files and the data at the same paths. Ray pins each task to its cards by setting
-CUDA_VISIBLE_DEVICES in the worker, which the child inherits, and sets OMP_NUM_THREADS to the
-CPUs the task asked for. A task whose worker dies (out of memory, a node lost) is recorded
-with Ray's reason and not retried here: running the sweep again resumes it.
+experiment files and the data at the same paths. Ray pins each task to its cards through the
+worker's environment (the variable lab/device.py names), which the child inherits, and sets
+OMP_NUM_THREADS to the CPUs the task asked for. A task whose worker dies (out of memory, a
+node lost) is recorded with Ray's reason and not retried here: running the sweep again
+resumes it.
 """
 
 from __future__ import annotations
