@@ -197,6 +197,10 @@ def cuda_absent(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"train": {"max_steps": 5, "accelerator": "cuda"}})
 
 
+def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -228,6 +232,9 @@ CASES = {
         "Inception features without the weights",
         inception_without_weights,
         ("weights-inception-2015-12-05-6726825d.pth",),
+    ),
+    "dcgan-side": Case(
+        "digits at a side the DCGAN cannot take", dcgan_on_30px_digits, ("data.pad_to", "30x30")
     ),
 }
 
