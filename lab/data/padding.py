@@ -1,9 +1,8 @@
 """Zero-padding digits to a side a model takes: MNIST's 28x28 inside a 32x32 frame.
 
 Padding adds a black border and changes no pixel of the digit, so the data stays the real
-data (the judge's accuracy on it is that of 28x28 digits). The DCGAN needs a side that is 4
-times a power of two; 32 is the usual choice for MNIST (pytorch/examples' dcgan resizes to 64
-instead, which interpolates every pixel).
+data, where a resize would interpolate every pixel (pytorch/examples' dcgan resizes MNIST to
+64x64). The DCGAN needs a side that is 4 times a power of two; 32 is the nearest for MNIST.
 """
 
 from __future__ import annotations
