@@ -44,6 +44,23 @@ mnist-regimes: $(STAMP)
 	done
 	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist_$(r)) --out runs/regimes/mnist_compare
 
+# The DCGAN on digits (README "GAN on digits"): the demo on mnist5k padded to 32x32, its
+# regimes side by side (fixed run folders, so a rerun resumes), and full MNIST for a GPU.
+.PHONY: demo-gan demo-gan-regimes mnist-dcgan
+GAN_RUNS := demo_gan demo_gan_accumulate demo_gan_fresh demo_gan_truncated
+
+demo-gan: $(STAMP)
+	$(LAB) run experiments/demo_gan.yaml $(ARGS)
+
+demo-gan-regimes: $(STAMP)
+	for run in $(GAN_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/regimes/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(GAN_RUNS),runs/regimes/$(r)) --out runs/regimes/demo_gan_compare
+
+mnist-dcgan: $(STAMP)
+	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

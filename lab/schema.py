@@ -39,6 +39,13 @@ def bounds(
     return {name: value for name, value in limits.items() if value is not None}
 
 
+def omitted_at_default() -> dict[str, bool]:
+    """Field metadata for a key added after experiments and run directories already existed:
+    at its default it is left out of the resolved config (`to_plain`), so their resolved
+    configs, digests and cache keys stay what they were."""
+    return {"omitted_at_default": True}
+
+
 def by_kind(
     registry: Callable[[], Mapping[str, type]], key: str = "kind", default: str | None = None
 ) -> dict[str, Any]:
@@ -94,7 +101,11 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
 def to_plain(obj: Any) -> Any:
     """Dataclasses to dicts and tuples to lists, so the result dumps to YAML or JSON."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: to_plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not (f.metadata.get("omitted_at_default") and getattr(obj, f.name) == f.default)
+        }
     if isinstance(obj, (list, tuple)):
         return [to_plain(v) for v in obj]
     if isinstance(obj, Mapping):

@@ -53,6 +53,11 @@ class DCGANConfig:
     divergence_margin: float = field(default=0.01, metadata=bounds(gt=0, le=0.5))
     divergence_patience: int = field(default=1000, metadata=bounds(ge=1))
 
+    def image_side_problem(self, side: int) -> str | None:
+        """Why this model cannot make square images `side` pixels wide (None if it can),
+        asked when the config loads, before any data or judge."""
+        return None if _doublings_to(side) is not None else _SIDE_RULE
+
 
 class DCGAN(LatentImageSampler, L.LightningModule):
     """Generator and discriminator trained against each other on uint8 images."""
@@ -180,18 +185,27 @@ class DivergenceWatch:
         return None
 
 
-def _doublings(height: int, width: int) -> int:
-    """How many times the 4x4 base map doubles to reach the image side."""
-    side = _BASE_SIDE
-    doublings = 0
-    while side < height:
-        side *= 2
+_SIDE_RULE = (
+    "model.kind 'dcgan' needs square images whose side is 4 times a power of two "
+    "(8, 16, 32, 64, 128, ...)"
+)
+
+
+def _doublings_to(side: int) -> int | None:
+    """How many times the 4x4 base map doubles to reach `side`; None if it never does."""
+    reached, doublings = _BASE_SIDE, 0
+    while reached < side:
+        reached *= 2
         doublings += 1
-    if height != width or side != height or doublings < 1:
+    return doublings if reached == side and doublings >= 1 else None
+
+
+def _doublings(height: int, width: int) -> int:
+    doublings = _doublings_to(height)
+    if height != width or doublings is None:
         raise ConfigError(
-            f"model.kind 'dcgan' needs square images whose side is 4 times a power of two "
-            f"(8, 16, 32, 64, 128, ...), but the data is {height}x{width}; set data.image_size "
-            "to such a side."
+            f"{_SIDE_RULE}, but the data is {height}x{width}; set data.image_size "
+            "(data.pad_to for the 28x28 digits) to such a side."
         )
     return doublings
 

@@ -220,6 +220,10 @@ def sweep_without_ray(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _sweep(tmp, {"seed": [0, 1]}, "--executor", "ray")
 
 
+def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -260,6 +264,9 @@ CASES = {
     ),
     "sweep-without-ray": Case(
         "sweep --executor ray without ray", sweep_without_ray, ("collapse-lab[ray]",)
+    ),
+    "dcgan-side": Case(
+        "digits at a side the DCGAN cannot take", dcgan_on_30px_digits, ("data.pad_to", "30x30")
     ),
 }
 

@@ -11,6 +11,15 @@ if TYPE_CHECKING:
 
 def load_real_data(config: ImageDataConfig) -> RealData:
     """Load the dataset a config names; a missing or broken one is one DataError sentence."""
+    real = _load(config)
+    if config.pad_to is not None:
+        from lab.data.padding import pad_to_side
+
+        return pad_to_side(real, config.pad_to)
+    return real
+
+
+def _load(config: ImageDataConfig) -> RealData:
     if config.name == "mnist5k":
         from lab.data.mnist5k import load_mnist5k
 

@@ -24,6 +24,7 @@ from lab.domains.images.predictions import predict_labels
 from lab.domains.images.settings import JudgeConfig
 from lab.errors import JudgeError
 from lab.rundir.atomic import write_atomic
+from lab.schema import to_plain
 from lab.training.fit import fit
 from lab.training.seeding import derive_seed, seed_everything
 from models.judges import Judge
@@ -33,8 +34,10 @@ def judge_cache_path(config: ExperimentConfig) -> Path:
     """Where the judge for this config's data, judge settings and seed is cached."""
     settings = asdict(config.judge)
     settings.pop("min_accuracy")  # a threshold on the judge, not part of training it
+    # to_plain, not asdict: a data key left at a default that predates it (pad_to) does not
+    # change the key, so judges cached before it existed are still found.
     key = json.dumps(
-        {"data": asdict(config.data), "judge": settings, "seed": config.seed}, sort_keys=True
+        {"data": to_plain(config.data), "judge": settings, "seed": config.seed}, sort_keys=True
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(config.cache_dir) / "judges" / f"{config.data.name}-{digest}.pt"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,6 +25,7 @@ from lab.errors import ConfigError
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
 from lab.rundir.storage import sha256_file
+from lab.schema import to_plain
 from models.judges import Judge, JudgeFeatures
 
 
@@ -115,7 +115,7 @@ def judge_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:
 
 def real_features_path(config: ExperimentConfig, split: str, space: FeatureSpace) -> Path:
     """Cache file of one real split's features: one per (dataset, split, extractor)."""
-    data = hashlib.sha256(json.dumps(asdict(config.data), sort_keys=True).encode()).hexdigest()
+    data = hashlib.sha256(json.dumps(to_plain(config.data), sort_keys=True).encode()).hexdigest()
     name = f"{config.data.name}-{data[:12]}-{split}-{space.name}.pt"
     return Path(config.cache_dir) / "features" / name
 

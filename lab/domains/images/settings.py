@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lab.data.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
-from lab.schema import SchemaError, bounds
+from lab.schema import SchemaError, bounds, omitted_at_default
+
+# MNIST and mnist5k: 28x28 grey digits, the side they have unless data.pad_to says otherwise.
+DIGIT_DATASETS = ("mnist5k", "mnist")
+DIGIT_SIDE = 28
+_DEFAULT_IMAGE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -26,18 +31,50 @@ class ImageDataConfig:
     heldout_per_class: int = field(default=100, metadata=bounds(ge=1, le=499))
     split_seed: int = 0
     # celeba and faces: side of the square images after cropping and resizing.
-    image_size: int = field(default=64, metadata=bounds(ge=16))
+    image_size: int = field(default=_DEFAULT_IMAGE_SIZE, metadata=bounds(ge=16))
     # celeba only: side of the centre crop taken from the 178x218 aligned faces before resizing.
     crop: int = field(default=148, metadata=bounds(ge=1))
     # faces only: share of the folder's images held out as the reference set.
     heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
+    # mnist and mnist5k only: zero-pad the 28x28 digits, centred, to this side (32 gives the
+    # DCGAN a side it takes); null keeps them 28x28.
+    pad_to: int | None = field(default=None, metadata=omitted_at_default())
+
+    def side(self) -> tuple[str, int]:
+        """The key that sets the side of this data's square images, and that side."""
+        if self.name in DIGIT_DATASETS:
+            return "pad_to", self.pad_to or DIGIT_SIDE
+        return "image_size", self.image_size
 
     def check(self, prefix: str) -> None:
+        self._check_side(prefix)
         if self.download and self.name != "mnist":
             raise SchemaError(
                 f"{prefix}.download",
                 f"is only supported for 'mnist', not {self.name!r}; place the files by hand "
                 "(see the README) and set it to false",
+            )
+
+    def _check_side(self, prefix: str) -> None:
+        digits = self.name in DIGIT_DATASETS
+        if self.pad_to is not None and not digits:
+            raise SchemaError(
+                f"{prefix}.pad_to",
+                f"only applies to the 28x28 digits ('mnist', 'mnist5k'), not {self.name!r}; "
+                f"set {prefix}.image_size for the side of its images",
+            )
+        if self.pad_to is not None and self.pad_to < DIGIT_SIDE:
+            raise SchemaError(
+                f"{prefix}.pad_to",
+                f"is {self.pad_to}, smaller than the digits' {DIGIT_SIDE} pixels; padding only "
+                f"adds a border, so give a side of at least {DIGIT_SIDE} (32 for the DCGAN)",
+            )
+        if digits and self.image_size != _DEFAULT_IMAGE_SIZE:
+            raise SchemaError(
+                f"{prefix}.image_size",
+                f"applies to 'celeba' and 'faces' only; {self.name!r} digits are "
+                f"{DIGIT_SIDE}x{DIGIT_SIDE}, so remove it and zero-pad them to another side "
+                f"with {prefix}.pad_to (e.g. 32)",
             )
 
 

@@ -32,6 +32,15 @@ def _check(config: ExperimentConfig) -> None:
         raise SchemaError(
             "train", f"is required in the config for model kind {config.model.kind!r}"
         )
+    key, side = config.data.side()
+    side_problem = getattr(config.model, "image_side_problem", None)
+    problem = side_problem(side) if side_problem else None
+    if problem:
+        given = "is unset, so" if getattr(config.data, key) is None else "makes"
+        raise SchemaError(
+            f"data.{key}",
+            f"{given} the images {side}x{side}, but {problem}; set it to such a side",
+        )
 
 
 def _open(config: ExperimentConfig) -> Domain:
