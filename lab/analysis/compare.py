@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from lab.domains.registry import headline_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
+from lab.rundir.atomic import write_atomic
 from lab.rundir.results import RunResults, read_run
 
 # Shown for every run after its domain's headline columns: what the regime made its data.
@@ -35,17 +36,16 @@ def compare(paths: list[Path], out_dir: Path) -> str:
     """Write compare.csv, plots/<metric>.png and last_grids.png (when the runs have grids) to
     `out_dir`; return the table."""
     runs = _labelled([read_run(path) for path in paths])
-    out_dir.mkdir(parents=True, exist_ok=True)
     columns = _metric_columns(runs)
-    (out_dir / "compare.csv").write_bytes(_long_csv(runs, columns))
-    plots = out_dir / "plots"
-    plots.mkdir(exist_ok=True)
+    write_atomic(out_dir / "compare.csv", _long_csv(runs, columns))
     for metric in columns:
         series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
-        (plots / f"{metric}.png").write_bytes(comparison_plot(metric, series))
+        write_atomic(out_dir / "plots" / f"{metric}.png", comparison_plot(metric, series))
     with_grids = [run for run in runs if run.results.grid_paths()]
     if with_grids:
-        _grid_strip(with_grids).save(out_dir / "last_grids.png")
+        strip = io.BytesIO()
+        _grid_strip(with_grids).save(strip, format="PNG")
+        write_atomic(out_dir / "last_grids.png", strip.getvalue())
     return final_table(runs)
 
 
@@ -112,7 +112,10 @@ def _long_csv(runs: list[LabelledRun], columns: list[str]) -> bytes:
 def _grid_strip(runs: list[LabelledRun]) -> Image.Image:
     """The last finished generation's grid of every run, side by side, each labelled."""
     last = [(run, run.results.grid_paths()[-1]) for run in runs]
-    grids = [Image.open(run.results.path / relative).convert("RGB") for run, (_, relative) in last]
+    grids = [
+        Image.open(io.BytesIO(run.results.read_file(relative))).convert("RGB")
+        for run, (_, relative) in last
+    ]
     width = sum(g.width for g in grids) + _STRIP_GAP * (len(grids) - 1)
     strip = Image.new("RGB", (width, max(g.height for g in grids) + _LABEL_HEIGHT), "white")
     draw = ImageDraw.Draw(strip)
