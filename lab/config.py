@@ -274,11 +274,26 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> Experimen
 
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
+        if path.is_dir():
+            raise ConfigError(
+                f"config '{path}' is a folder, not a YAML file; pass a file such as "
+                "experiments/demo.yaml."
+            )
         raise ConfigError(
             f"config file '{path}' does not exist; pass a YAML file from experiments/."
         )
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: is not UTF-8 text (byte 0x{err.object[err.start]:02x} at line {line}); "
+            "save the file as UTF-8."
+        ) from None
+    try:
+        raw = yaml.load(text, Loader=UniqueKeyLoader)
+    except DuplicateKeyError as err:
+        raise ConfigError(f"{path}: {err}; keep one of them.") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -294,6 +309,29 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error: plain
+    YAML keeps the last value, so a forgotten earlier line would silently win or lose."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges, by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"key '{key}' is given twice (lines {seen[key]} and {line})"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names one key twice; the message says which and where."""
+
+
 def parse_override(text: str) -> tuple[str, Any, str]:
     """`a.b=value` -> ("a.b", YAML scalar value, original text)."""
     key, sep, value_text = text.partition("=")
@@ -301,7 +339,9 @@ def parse_override(text: str) -> tuple[str, Any, str]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set '{text}' must look like KEY=VALUE, e.g. train.max_epochs=2.")
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = yaml.load(value_text, Loader=UniqueKeyLoader) if value_text.strip() else None
+    except DuplicateKeyError as err:
+        raise ConfigError(f"--set '{text}': {err}; keep one of them.") from None
     except yaml.YAMLError:
         raise ConfigError(
             f"--set '{text}': the value '{value_text}' is not valid YAML; quote strings "
@@ -331,8 +371,9 @@ def _source(
     parsed: Sequence[tuple[str, Any, str]],
     origins: dict[str, Path] | None = None,
 ) -> str:
-    """Name the --set that caused an error at `key`, or else the file that set the key."""
-    for set_key, _, text in parsed:
+    """Name the --set that caused an error at `key` (the last one, which is the one that
+    counts when a key is set twice), or else the file that set the key."""
+    for set_key, _, text in reversed(parsed):
         if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
             return f"--set '{text}'"
     parts = key.split(".")

@@ -29,6 +29,10 @@ class FeatureSpaceError(LabError):
     """A feature extractor's package or weights are missing or unreadable."""
 
 
+# Exit statuses of a stopped run: 128 + the signal's number, as shells report them.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
 class Interrupted(Exception):
     """The run was stopped from outside (Ctrl-C, SIGTERM); the same command resumes it.
 

@@ -15,13 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.config import OBSERVER_SECTIONS, ExperimentConfig
+from lab.config import OBSERVER_SECTIONS, ExperimentConfig, config_from_dict
 from lab.domains.protocol import Block
 from lab.domains.registry import spec_of
+from lab.errors import EXIT_SIGINT, ConfigError, Interrupted
+from lab.memory import refuse_if_too_large
 from lab.rundir.directory import RunDirectory
 
 # metrics_table shows at most this many generations (evenly spaced, the last included).
 TABLE_ROWS = 25
+# Fewer bytes than any generation's manifest record takes (its generation, status, metrics,
+# file hashes and wall time), so a count of generations whose records alone cannot fit in
+# memory is refused before the run starts.
+MANIFEST_RECORD_MIN_BYTES = 200
 
 
 def run_experiment(
@@ -29,10 +35,14 @@ def run_experiment(
 ) -> RunDirectory:
     """Run (or resume) every generation of `config` in `run_dir`, holding its lock throughout.
 
-    Whatever stops the run (a user error, a bug, Ctrl-C) is recorded in the manifest for
-    `collapse-lab status` before it propagates; finished generations are never touched.
+    Whatever stops the run (a user error, a bug, Ctrl-C, SIGTERM) is recorded in the manifest
+    for `collapse-lab status` before it propagates; finished generations are never touched.
+    A new run directory is bound to the config only once the domain's checks have passed.
     """
-    opened = RunDirectory.open(run_dir, config.as_dict(), config.digest(), OBSERVER_SECTIONS)
+    check_run_size(config)
+    opened = RunDirectory.open(
+        run_dir, config.as_dict(), config.digest(), OBSERVER_SECTIONS, _resolve_stored
+    )
     with opened as run:
         start = len(run.generations)
         if start >= config.generations:
@@ -49,6 +59,7 @@ def run_experiment(
         during = domain.setup
         try:
             domain.prepare(run, echo)
+            run.bind()
             generation = start
             while generation < config.generations:
                 end = min(domain.block_end(generation), config.generations)
@@ -62,10 +73,35 @@ def run_experiment(
                 if stop:
                     echo(f"{stop}.")
                     break
+        except KeyboardInterrupt:  # Ctrl-C outside Lightning's training: say it the same way
+            stop = Interrupted("Ctrl-C", EXIT_SIGINT)
+            run.record_failure(during, stop)
+            raise stop from None
         except BaseException as error:
             run.record_failure(during, error)
             raise
         return run
+
+
+def check_run_size(config: ExperimentConfig) -> None:
+    """What the engine itself must hold: one manifest record per generation (in memory while
+    the run goes on), and a cache folder that is a folder."""
+    refuse_if_too_large(
+        config.generations * MANIFEST_RECORD_MIN_BYTES,
+        f"key 'generations' is {config.generations}: the manifest's record of each generation",
+        "lower it",
+    )
+    cache = Path(config.cache_dir)
+    if cache.exists() and not cache.is_dir():
+        raise ConfigError(
+            f"key 'cache_dir' is '{config.cache_dir}', which is a file, not a folder; point "
+            "cache_dir at a folder (it is created when missing)."
+        )
+
+
+def _resolve_stored(stored: dict) -> dict:
+    """A run directory's stored config as this version of the lab reads it."""
+    return config_from_dict(stored).as_dict()
 
 
 def _span(first: int, end: int) -> str:

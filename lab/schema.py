@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -155,6 +156,8 @@ def _scalar(tp: type, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SchemaError(key, f"must be a number, not {_describe(value)}")
         value = float(value)
+        if not math.isfinite(value):  # no setting means anything at infinity, or NaN
+            raise SchemaError(key, f"must be a finite number, not {value!r}")
     elif tp is str:
         if not isinstance(value, str):
             raise SchemaError(key, f"must be a string, not {_describe(value)}")

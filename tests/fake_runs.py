@@ -19,6 +19,7 @@ from lab.rundir.directory import (
     generation_files,
     metrics_csv,
 )
+from lab.rundir.storage import sha256_file
 
 GRID_ROWS = 3
 CELL = 8
@@ -47,7 +48,7 @@ def make_run(
             relative = generation_files(generation)["grid"]
             (path / relative).parent.mkdir(parents=True, exist_ok=True)
             (path / relative).write_bytes(grid_png(images.to(torch.uint8), GRID_ROWS))
-            files[relative] = "not checked by readers"
+            files[relative] = sha256_file(path / relative)
         records.append(
             {
                 "generation": generation,

@@ -6,12 +6,15 @@ drift apart. Regenerate it with `make errors-doc` after changing a message on pu
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import gzip
 import io
+import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +129,8 @@ def set_unparsable(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
 
 def different_config(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     other = load_config(_config(tmp, {"seed": 1}, name="other.yaml"))
-    RunDirectory.open(tmp / "run", other.as_dict(), other.digest()).close()
+    with RunDirectory.open(tmp / "run", other.as_dict(), other.digest()) as run:
+        run.bind()
     return _run(tmp)
 
 
@@ -140,7 +144,7 @@ def disk_full(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", no_space)
-    return _run(tmp)
+    return _vector_run(tmp)  # its first write is config.yaml, once the config passed its checks
 
 
 def _celeba(tmp: Path) -> dict:
@@ -224,6 +228,206 @@ def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
 
+# A run of Gaussian chains: finished in well under a second, so a damaged run folder costs
+# a test nothing. Built once, then copied into each case's folder.
+VECTOR_EXPERIMENT = {
+    "name": "chains",
+    "generations": 6,
+    "samples_per_generation": 20,
+    "seed": 0,
+    "data": {"name": "gaussian"},
+    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
+}
+_FINISHED_RUNS: list[Path] = []
+
+
+def _vector_config(tmp: Path, changes: dict | None = None) -> Path:
+    path = tmp / "chains.yaml"
+    path.write_text(yaml.safe_dump({**VECTOR_EXPERIMENT, **(changes or {})}, sort_keys=False))
+    return path
+
+
+def _vector_run(tmp: Path, changes: dict | None = None, *extra: str) -> list[str]:
+    return ["run", str(_vector_config(tmp, changes)), "--run-dir", str(tmp / "run"), *extra]
+
+
+def _finished_run(tmp: Path) -> Path:
+    """tmp/run: a finished run of VECTOR_EXPERIMENT (the experiment is tmp/chains.yaml)."""
+    if not _FINISHED_RUNS:
+        source = tmp / "first"
+        assert main(["run", str(_vector_config(tmp)), "--run-dir", str(source)]) == 0
+        _FINISHED_RUNS.append(source)
+    _vector_config(tmp)
+    return Path(shutil.copytree(_FINISHED_RUNS[0], tmp / "run"))
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Writes, renames and removals under `root` fail as on a read-only file system (even
+    removing a file that is not there: EROFS comes before the lookup)."""
+    real_open, real_unlink, real_replace = open, os.unlink, os.replace
+
+    def refuse(path: object) -> None:
+        if str(path).startswith(str(root)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def opening(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        if any(flag in mode for flag in "wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def unlinking(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        refuse(path)
+        return real_unlink(path, *args, **kwargs)
+
+    def replacing(source, target, *args, **kwargs):  # noqa: ANN001, ANN202
+        refuse(target)
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", opening)
+    monkeypatch.setattr(os, "unlink", unlinking)
+    monkeypatch.setattr(os, "replace", replacing)
+
+
+def read_only_run(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "report.html").unlink()  # so that `report` has something to write
+    _read_only(monkeypatch, run)
+    return ["report", str(run)]
+
+
+def non_utf8_experiment(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    path = tmp / "exp.yaml"
+    path.write_bytes(b"name: caf\xe9\ngenerations: 2\n")  # Latin-1, as an old editor saves
+    return ["run", str(path)]
+
+
+def non_utf8_suite(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    path = tmp / "nightly.yaml"
+    path.write_bytes(b"entries:\n  - {name: demo, config: d\xe9mo.yaml}\n")
+    return ["nightly", str(path)]
+
+
+def empty_run_config(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "config.yaml").write_text("")
+    return _vector_run(tmp, {"seed": 1})  # not the experiment that made it: cannot restore
+
+
+def garbled_run_config(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "config.yaml").write_text("name: chains\ngenerations: [6\n")
+    return ["status", str(run)]
+
+
+def manifest_without_generations(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "manifest.json").write_text('{"format": 1}')
+    return ["status", str(run)]
+
+
+def manifest_a_list(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "manifest.json").write_text("[1, 2, 3]")
+    return _vector_run(tmp)
+
+
+def manifest_record_without_files(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["generations"][4]["files"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    return _vector_run(tmp)
+
+
+def truncated_manifest(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    manifest = run / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:-700])
+    return _vector_run(tmp)
+
+
+def edited_metrics(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    lines = (run / "metrics.csv").read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[5] = "0.001"  # mean_w2 of generation 2, under the limit below
+    lines[3] = ",".join(cells)
+    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return ["check", str(run), "--max", "mean_w2=0.05"]
+
+
+def missing_fits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "fits" / "gen_0003-0005.npz").unlink()
+    return ["report", str(run)]
+
+
+def garbled_fits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    fits = run / "fits" / "gen_0000-0002.npz"
+    fits.write_bytes(fits.read_bytes()[:100])
+    return ["report", str(run)]
+
+
+def set_twice(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, None, "--set", "seed=1", "--set", "seed=one")
+
+
+def yaml_key_twice(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    path = tmp / "exp.yaml"
+    path.write_text("name: twice\ngenerations: 3\nseed: 0\nseed: 1\n")
+    return ["run", str(path)]
+
+
+def huge_samples(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"samples_per_generation": 10**9})
+
+
+def huge_chains(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, {"model": {"kind": "gaussian", "chains": 10**9}})
+
+
+def huge_latent(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": {"kind": "vae", "latent_dim": 10**8, "channels": [16, 32]}})
+
+
+def huge_generations(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, {"generations": 10**12})
+
+
+def infinite_temperature(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, None, "--set", "sampling.temperature=.inf")
+
+
+def cache_dir_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "cache").write_text("")
+    return _run(tmp)
+
+
+def compare_out_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (tmp / "table.csv").write_text("")
+    return ["compare", str(run), "--out", str(tmp / "table.csv")]
+
+
+def nan_threshold(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return ["check", str(_finished_run(tmp)), "--max", "mean_w2=nan"]
+
+
+def config_is_a_folder(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "experiments").mkdir()
+    return ["run", str(tmp / "experiments")]
+
+
+def lock_is_a_folder(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "run" / ".lock").mkdir(parents=True)
+    return _vector_run(tmp)
+
+
+def check_without_thresholds(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return ["check", str(_finished_run(tmp))]
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -268,13 +472,72 @@ CASES = {
     "dcgan-side": Case(
         "digits at a side the DCGAN cannot take", dcgan_on_30px_digits, ("data.pad_to", "30x30")
     ),
+    "read-only": Case(
+        "run folder on a read-only file system", read_only_run, ("Read-only file system",)
+    ),
+    "non-utf8-yaml": Case("experiment YAML not UTF-8", non_utf8_experiment, ("UTF-8", "0xe9")),
+    "non-utf8-suite": Case("suite YAML not UTF-8", non_utf8_suite, ("nightly.yaml", "UTF-8")),
+    "empty-run-config": Case(
+        "run folder's config.yaml emptied", empty_run_config, ("config.yaml", "is empty")
+    ),
+    "garbled-run-config": Case(
+        "run folder's config.yaml garbled", garbled_run_config, ("config.yaml", "not valid YAML")
+    ),
+    "manifest-no-generations": Case(
+        "manifest.json without generations",
+        manifest_without_generations,
+        ("manifest.json", "generations", "manifest.prev.json"),
+    ),
+    "manifest-a-list": Case("manifest.json a list", manifest_a_list, ("holds a list",)),
+    "manifest-record-no-files": Case(
+        "manifest record without files", manifest_record_without_files, ("generation 4", "files")
+    ),
+    "truncated-manifest": Case(
+        "manifest.json truncated",
+        truncated_manifest,
+        ("not valid JSON", "copy it over manifest.json", "3 finished generations"),
+    ),
+    "edited-metrics": Case(
+        "metrics.csv edited after the run", edited_metrics, ("generation 2", "mean_w2")
+    ),
+    "missing-fits": Case(
+        "vector fits file missing", missing_fits, ("gen_0003-0005.npz", "generations 3-5")
+    ),
+    "garbled-fits": Case("vector fits file garbled", garbled_fits, ("gen_0000-0002.npz", "sha256")),
+    "set-twice": Case("key given twice with --set", set_twice, ("--set 'seed=one'",)),
+    "yaml-key-twice": Case("key given twice in a YAML file", yaml_key_twice, ("'seed'", "twice")),
+    "huge-samples": Case(
+        "samples that cannot fit in memory", huge_samples, ("samples_per_generation", "TiB")
+    ),
+    "huge-chains": Case("chains that cannot fit in memory", huge_chains, ("model.chains", "GiB")),
+    "huge-latent": Case("a model that cannot fit in memory", huge_latent, ("model.latent_dim",)),
+    "huge-generations": Case(
+        "generations that cannot fit in memory", huge_generations, ("'generations'", "manifest")
+    ),
+    "infinite-temperature": Case(
+        "infinite sampling temperature", infinite_temperature, ("finite", "temperature")
+    ),
+    "cache-dir-file": Case("cache_dir is a file", cache_dir_is_a_file, ("cache_dir", "a file")),
+    "compare-out-file": Case(
+        "compare --out is a file", compare_out_is_a_file, ("--out", "table.csv", "a file")
+    ),
+    "nan-threshold": Case("check with a NaN threshold", nan_threshold, ("finite", "nan")),
+    "config-folder": Case("config path is a folder", config_is_a_folder, ("is a folder",)),
+    "lock-folder": Case("RUN/.lock is a folder", lock_is_a_folder, ("lock file", "Is a directory")),
+    "check-no-thresholds": Case(
+        "check without thresholds on a Gaussian run",
+        check_without_thresholds,
+        ("--max mean_log_variance=VALUE",),
+    ),
 }
 
 
 def _normalise(text: str, tmp: Path) -> str:
-    """Stable text for the document: no temporary paths, PIDs, hosts or torch versions."""
+    """Stable text for the document: no temporary paths, PIDs, hosts, torch versions or
+    memory sizes."""
     text = text.replace(str(tmp), "<tmp>")
     text = re.sub(r"process \d+ on \S+;", "process <pid> on <host>;", text)
+    text = re.sub(r"the [\d.]+ \w+ of memory here", "the <memory> of memory here", text)
     return re.sub(r"torch \S+ sees", "torch <version> sees", text)
 
 

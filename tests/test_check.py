@@ -83,7 +83,7 @@ def test_a_folder_that_is_not_a_run_exits_2(tmp_path, capsys):
 def test_a_damaged_manifest_exits_2(run_dir, capsys):
     (run_dir / "manifest.json").write_text("{ not json")
     code, _, err = _check(capsys, str(run_dir), "--max-fid", "100")
-    assert code == 2 and "manifest.json" in err and "cannot be read" in err
+    assert code == 2 and "manifest.json" in err and "is damaged (it is not valid JSON" in err
 
 
 def test_an_unknown_metric_exits_2_with_a_suggestion(run_dir, capsys):

@@ -64,16 +64,27 @@ def clean(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[Pa
     return config, _outputs(run_dir)
 
 
-def test_sigterm_during_training_is_not_a_success(clean, tmp_path) -> None:
-    """Lightning turns SIGTERM into exit status 0; a stopped run must not look finished."""
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "step:generation 1/2:10",  # inside Lightning's training, which turns SIGTERM into exit 0
+        "measured:1",  # outside it, where SIGTERM used to end the process without a word
+    ],
+)
+def test_sigterm_is_said_recorded_and_resumed(clean, tmp_path, kill_at) -> None:
+    """A stopped run must not look finished, wherever SIGTERM finds it."""
     config, expected = clean
     run_dir = tmp_path / "terminated"
-    process = _launch(config, run_dir, kill_at="step:generation 1/2:10", signal_name="TERM")
+    process = _launch(config, run_dir, kill_at=kill_at, signal_name="TERM")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 143, err
     assert "stopped by SIGTERM; run the same command again to resume." in err
     failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
-    assert failure["during"] == "generation 1" and "SIGTERM" in failure["error"]
+    assert failure == {
+        **failure,
+        "during": "generation 1",
+        "error": "Interrupted: stopped by SIGTERM",
+    }
     resumed = _launch(config, run_dir)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
@@ -105,6 +116,7 @@ def test_kills_at_named_points_resume_to_identical_bytes(clean, tmp_path) -> Non
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert _outputs(run_dir) == expected
+    assert not list(run_dir.rglob(".*.tmp-*")), "a killed write's temporary file was kept"
 
 
 def test_kill_at_a_random_moment_resumes_to_identical_bytes(clean, tmp_path) -> None:
@@ -127,3 +139,38 @@ def test_kill_at_a_random_moment_resumes_to_identical_bytes(clean, tmp_path) -> 
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, f"seed {seed}: {err}"
     assert _outputs(run_dir) == expected, f"random kill with seed {seed} (delay {delay:.2f}s)"
+
+
+CHAINS = {
+    "name": "chains",
+    "generations": 6,
+    "samples_per_generation": 20,
+    "seed": 0,
+    "data": {"name": "gaussian"},
+    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
+}
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "exit_code", "said"),
+    [("TERM", 143, "stopped by SIGTERM"), ("INT", 130, "stopped by Ctrl-C")],
+)
+def test_a_vector_run_stopped_by_a_signal_says_so_and_resumes(
+    tmp_path, signal_name, exit_code, said
+) -> None:
+    """The vector runs never enter Lightning: SIGTERM and Ctrl-C are handled as inside it."""
+    config = tmp_path / "chains.yaml"
+    config.write_text(yaml.safe_dump(CHAINS))
+    assert main(["run", str(config), "--run-dir", str(tmp_path / "clean")]) == 0
+    run_dir = tmp_path / "stopped"
+    process = _launch(config, run_dir, kill_at="fitted:4", signal_name=signal_name)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == exit_code, err
+    assert f"{said}; run the same command again to resume." in err
+    failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
+    assert failure == {**failure, "during": "generations 3-5", "error": f"Interrupted: {said}"}
+    resumed = _launch(config, run_dir)
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    clean_metrics = (tmp_path / "clean" / METRICS_FILE).read_bytes()
+    assert (run_dir / METRICS_FILE).read_bytes() == clean_metrics

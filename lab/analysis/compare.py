@@ -20,6 +20,7 @@ from lab.analysis.seeds import DEFAULT_CONFIDENCE, group_by_seed, has_seed_group
 from lab.domains.registry import headline_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
+from lab.rundir.atomic import write_atomic
 from lab.rundir.directory import CONFIG_FILE
 from lab.rundir.results import RunResults, read_run
 from lab.sweeps.record import cell_dirs
@@ -46,22 +47,21 @@ def compare(paths: list[Path], out_dir: Path, confidence: float = DEFAULT_CONFID
     seeds (lab/analysis/seed_compare.py: seeds.csv, differences.csv, plots with bands)."""
     results = read_runs(paths)
     runs = _labelled(results)
-    out_dir.mkdir(parents=True, exist_ok=True)
     columns = _metric_columns(runs)
-    (out_dir / "compare.csv").write_bytes(_long_csv(runs, columns))
-    plots = out_dir / "plots"
-    plots.mkdir(exist_ok=True)
+    write_atomic(out_dir / "compare.csv", _long_csv(runs, columns))
     groups = group_by_seed(results)
     if has_seed_groups(groups):
         table = write_seed_comparison(groups, columns, _headline(runs), out_dir, confidence)
     else:
         for metric in columns:
             series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
-            (plots / f"{metric}.png").write_bytes(comparison_plot(metric, series))
+            write_atomic(out_dir / "plots" / f"{metric}.png", comparison_plot(metric, series))
         table = final_table(runs)
     with_grids = [run for run in runs if run.results.grid_paths()]
     if with_grids:
-        _grid_strip(with_grids).save(out_dir / "last_grids.png")
+        strip = io.BytesIO()
+        _grid_strip(with_grids).save(strip, format="PNG")
+        write_atomic(out_dir / "last_grids.png", strip.getvalue())
     return table
 
 
@@ -161,7 +161,10 @@ def _long_csv(runs: list[LabelledRun], columns: list[str]) -> bytes:
 def _grid_strip(runs: list[LabelledRun]) -> Image.Image:
     """The last finished generation's grid of every run, side by side, each labelled."""
     last = [(run, run.results.grid_paths()[-1]) for run in runs]
-    grids = [Image.open(run.results.path / relative).convert("RGB") for run, (_, relative) in last]
+    grids = [
+        Image.open(io.BytesIO(run.results.read_file(relative))).convert("RGB")
+        for run, (_, relative) in last
+    ]
     width = sum(g.width for g in grids) + _STRIP_GAP * (len(grids) - 1)
     strip = Image.new("RGB", (width, max(g.height for g in grids) + _LABEL_HEIGHT), "white")
     draw = ImageDraw.Draw(strip)

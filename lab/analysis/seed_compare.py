@@ -19,6 +19,7 @@ from lab.analysis.seeds import (
     paired_differences,
 )
 from lab.report.figures import band_plot
+from lab.rundir.atomic import write_atomic
 from lab.rundir.directory import format_value
 
 SEEDS_FILE = "seeds.csv"
@@ -37,10 +38,10 @@ def write_seed_comparison(
     differences = paired_differences(groups)
     by_group = {group.label: group_estimates(group, metrics, confidence) for group in groups}
     by_difference = {d.label: difference_estimates(d, metrics, confidence) for d in differences}
-    (out_dir / SEEDS_FILE).write_bytes(_estimates_csv("group", by_group, confidence))
+    write_atomic(out_dir / SEEDS_FILE, _estimates_csv("group", by_group, confidence))
     if differences:
-        (out_dir / DIFFERENCES_FILE).write_bytes(
-            _estimates_csv("difference", by_difference, confidence)
+        write_atomic(
+            out_dir / DIFFERENCES_FILE, _estimates_csv("difference", by_difference, confidence)
         )
     band = f"mean, {confidence:.0%} t-interval over seeds"
     for metric in metrics:
@@ -59,7 +60,7 @@ def write_seed_comparison(
                         [e.high for e in estimates],
                     )
                 )
-        (out_dir / "plots" / f"{metric}.png").write_bytes(band_plot(metric, series, band))
+        write_atomic(out_dir / "plots" / f"{metric}.png", band_plot(metric, series, band))
     shown = [m for m in headline if m in metrics]
     return "\n\n".join(
         part

@@ -10,6 +10,7 @@ the run cannot be read or a threshold names a metric the run does not have.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from lab.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when a check runs, so `collapse-lab --help` loads less
     from lab.analysis.monitor import Kind, Threshold
+    from lab.rundir.results import RunResults
 
 HELP = "check a run's metrics against collapse thresholds (exit 0 ok, 1 violated, 2 unreadable)"
 EXIT_HOLDS = 0
@@ -69,7 +71,7 @@ def handle(args: argparse.Namespace) -> int:
     if not thresholds:
         raise ConfigError(
             f"no thresholds to check: {source} has no check: section and no flag was given; "
-            "pass e.g. --max-fid 400 or --min classes_covered=8."
+            f"{_example(results)}."
         )
     violations = evaluate(results, thresholds)
     for violation in violations:
@@ -84,6 +86,20 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_HOLDS
 
 
+def _example(results: RunResults) -> str:
+    """A threshold flag for a column this run has: its domain's first headline column."""
+    from lab.domains.registry import headline_of
+
+    known = results.metric_columns
+    if not known:
+        return "pass a threshold such as --max METRIC=VALUE once the run has metrics"
+    column = next((c for c in headline_of(results.config) if c in known), known[0])
+    return (
+        f"pass e.g. --max {column}=VALUE or --min {column}=VALUE, for any column of its "
+        f"metrics.csv ({', '.join(known)})"
+    )
+
+
 def flag_thresholds(args: argparse.Namespace) -> list[Threshold]:
     """The thresholds given on the command line, in the order of the flag table."""
     from lab.analysis.monitor import Threshold
@@ -92,6 +108,8 @@ def flag_thresholds(args: argparse.Namespace) -> list[Threshold]:
     for flag, kind, metric, _ in NAMED_FLAGS:
         value = getattr(args, _dest(flag))
         if value is not None:
+            if not math.isfinite(value):
+                raise ConfigError(f"{flag} {value:g}: the limit must be a finite number.")
             if kind == "max_increase" and value <= 0:
                 raise ConfigError(f"{flag} {value:g}: the factor must be > 0.")
             found.append(Threshold(metric, kind, value, f"{flag} {value:g}"))
@@ -110,6 +128,8 @@ def _metric_value(flag: str, text: str) -> tuple[str, float]:
         value = None
     if not sep or not metric.strip() or value is None:
         raise ConfigError(f"{flag} '{text}' must look like METRIC=NUMBER, e.g. {flag} fid=400.")
+    if not math.isfinite(value):  # a NaN limit would never fire; an infinite one always holds
+        raise ConfigError(f"{flag} '{text}': the limit must be a finite number, not {value:g}.")
     if flag == "--max-increase" and value <= 0:
         raise ConfigError(f"{flag} '{text}': the factor must be > 0.")
     return metric.strip(), value

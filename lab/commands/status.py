@@ -1,6 +1,7 @@
 """`collapse-lab status RUN`: what a run directory holds and whether something is working on it.
 
 Reads the manifest without taking the lock, so it is safe beside a running `collapse-lab run`.
+A generation counts as done only while its files match their hashes, as `run` decides.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lab.errors import RunDirError
-from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, read_manifest
+from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, read_manifest, read_stored_config
+from lab.rundir.integrity import first_damage
 from lab.rundir.locks import lock_holder
 
-HELP = "show which generations of a run are done, in progress or failed"
+HELP = "show which generations of a run are done, damaged, in progress or failed"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,18 +29,27 @@ def handle(args: argparse.Namespace) -> int:
 
 def describe(run_dir: Path) -> str:
     """A few lines: config, lock, per-generation state and time, last failure."""
-    manifest = read_manifest(run_dir)
-    config_path = run_dir / CONFIG_FILE
-    if manifest is None or not config_path.is_file():
+    manifest = read_manifest(run_dir) if run_dir.is_dir() else None
+    holder = lock_holder(run_dir) if run_dir.is_dir() else None
+    if manifest is None or not (run_dir / CONFIG_FILE).exists():
+        if holder and manifest is None and not (run_dir / CONFIG_FILE).exists():
+            return (
+                f"run {run_dir}: setting up (lock: held by {holder}); the folder is bound to its "
+                "config once the config has passed every check"
+            )
         raise RunDirError(
             f"'{run_dir}' has no readable {MANIFEST_FILE} and {CONFIG_FILE}, so it is not a "
             "collapse-lab run directory; pass a folder written by `collapse-lab run`."
         )
-    planned = int(yaml.safe_load(config_path.read_text())["generations"])
-    holder = lock_holder(run_dir)
-    done = manifest["generations"]
+    planned = read_stored_config(run_dir)["generations"]
+    records = manifest["generations"]
+    damage = first_damage(run_dir, records)
+    done = records if damage is None else records[: damage.generation]
+    summary = f"{len(done)} of {planned} generations done"
+    if damage is not None:
+        summary += f" ({len(records) - len(done)} damaged or after a damaged one: to be redone)"
     lines = [
-        f"run {run_dir} (experiment {manifest['name']}): {len(done)} of {planned} generations done",
+        f"run {run_dir} (experiment {manifest['name']}): {summary}",
         f"lock: held by {holder}" if holder else "lock: free (no process is running this run)",
     ]
     judge = manifest.get("judge")
@@ -51,12 +60,18 @@ def describe(run_dir: Path) -> str:
         lines.append(
             f"{record['generation']:>10}  {'complete':<40}  {record['wall_time_s']:>9.1f}s"
         )
-    for generation in range(len(done), planned):
+    if damage is not None:
+        lines.append(f"{damage.generation:>10}  damaged ({damage.problem}): `run` redoes it")
+        for record in records[damage.generation + 1 :]:
+            state = f"trained on generation {damage.generation}'s data: redone too"
+            lines.append(f"{record['generation']:>10}  {state}")
+    for generation in range(len(records), planned):
         lines.append(f"{generation:>10}  {_pending_state(manifest, generation, holder):<40}")
     failure = manifest.get("last_failure")
     if failure:
         lines.append(
-            f"last failure, during {failure['during']} at {failure['time']}: {failure['error']}"
+            f"last failure, during {failure.get('during')} at {failure.get('time')}: "
+            f"{failure.get('error')}"
         )
     return "\n".join(lines)
 
@@ -66,5 +81,5 @@ def _pending_state(manifest: dict[str, Any], generation: int, holder: str | None
     if not progress or progress["generation"] != generation:
         return "pending"
     if holder:
-        return f"in progress since {progress['started']}"
+        return f"in progress since {progress.get('started')}"
     return f"interrupted (process {progress['pid']} stopped)"

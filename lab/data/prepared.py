@@ -21,6 +21,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from lab.errors import DataError
+from lab.rundir.atomic import discard, temporary_path
 
 log = logging.getLogger("collapse_lab")
 
@@ -91,7 +92,7 @@ def save_cache(
 ) -> None:
     """Write the arrays uncompressed (fast to load) to a temporary name, then rename, so a
     killed process never leaves half a cache. A read-only data folder only costs speed."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary = temporary_path(path)
     try:
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays, **{_FINGERPRINT_KEY: np.array(_encode(fingerprint))})
@@ -105,7 +106,7 @@ def save_cache(
             err.strerror or err,
         )
     finally:
-        temporary.unlink(missing_ok=True)
+        discard(temporary)
 
 
 def _encode(fingerprint: Mapping[str, object]) -> str:

@@ -20,7 +20,7 @@ from lab.errors import LabError
 from lab.report import figures
 from lab.report.figures import PLOTS_DIR
 from lab.report.page import CheckRow, Contents, render
-from lab.rundir.atomic import write_atomic
+from lab.rundir.atomic import remove, write_atomic
 from lab.rundir.directory import CONFIG_FILE
 from lab.rundir.results import RunResults, read_run
 from lab.training.logs import LOGS_DIR, read_curves
@@ -48,7 +48,7 @@ def write_report(run_dir: Path) -> Path:
     if plots_dir.is_dir():
         for stale in plots_dir.glob("*.png"):
             if f"{PLOTS_DIR}/{stale.name}" not in plots:
-                stale.unlink()
+                remove(stale)
     report = run_dir / REPORT_FILE
     _write_if_changed(report, render(contents).encode())
     return report

@@ -29,7 +29,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -37,18 +37,24 @@ from typing import Any
 
 import yaml
 
-from lab.errors import RunDirError
+from lab.errors import LabError, RunDirError
 from lab.rundir import faults
-from lab.rundir.atomic import write_atomic
+from lab.rundir.atomic import remove, remove_temporaries, write_atomic
+from lab.rundir.integrity import first_damage
 from lab.rundir.locks import LOCK_FILE, RunLock
-from lab.rundir.storage import sha256, sha256_file
+from lab.rundir.manifest import (
+    MANIFEST_FILE,
+    MANIFEST_FORMAT,
+    forget_previous,
+    keep_previous,
+    read_manifest,
+)
+from lab.rundir.storage import sha256
 
 log = logging.getLogger("collapse_lab")
 
 CONFIG_FILE = "config.yaml"
-MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.csv"
-MANIFEST_FORMAT = 1
 _VERSIONED_PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "numpy", "collapse-lab")
 
 
@@ -78,13 +84,20 @@ class RunDirectory:
     """One run's folder, held under an exclusive lock from `open` until `close`.
 
     `open` creates the folder or checks that it belongs to the same config, then drops
-    finished generations whose files no longer match their hashes.
+    finished generations whose files no longer match their hashes. A new folder is bound to
+    its config (config.yaml and the manifest written) only by `bind`, which the loop calls
+    once the config has passed every check, so a config refused on the way (a batch size
+    the data cannot fill) leaves the folder free for the corrected one.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], lock: RunLock) -> None:
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], lock: RunLock, unbound_config: bytes = b""
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.lock = lock
+        # config.yaml's bytes while the folder is not bound yet; empty once it is.
+        self._unbound_config = unbound_config
 
     @classmethod
     def open(
@@ -93,13 +106,17 @@ class RunDirectory:
         config: Mapping[str, Any],
         config_digest: str,
         observers: tuple[str, ...] = (),
+        resolve: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
     ) -> RunDirectory:
         """`observers`: top-level config sections that may change between resumes (they are
-        updated in config.yaml) because they do not change what the run computes."""
+        updated in config.yaml) because they do not change what the run computes.
+        `resolve`: a stored config as this version of the lab reads it, the defaults of keys
+        added since it was written filled in (raises LabError if it no longer validates), so
+        a new key left at its default does not make an older folder refuse its own config."""
         lock = RunLock(path)
         lock.acquire()
         try:
-            return cls._open_locked(path, config, config_digest, observers, lock)
+            return cls._open_locked(path, config, config_digest, observers, resolve, lock)
         except BaseException:
             lock.release()
             raise
@@ -111,35 +128,74 @@ class RunDirectory:
         config: Mapping[str, Any],
         config_digest: str,
         observers: tuple[str, ...],
+        resolve: Callable[[dict[str, Any]], Mapping[str, Any]] | None,
         lock: RunLock,
     ) -> RunDirectory:
+        _remove_temporaries(path)
         config_path = path / CONFIG_FILE
         config_text = yaml.safe_dump(dict(config), sort_keys=False).encode()
-        if config_path.is_file():
-            stored = yaml.safe_load(config_path.read_text())
-            difference = _first_difference(
-                {k: v for k, v in stored.items() if k not in observers},
-                {k: v for k, v in config.items() if k not in observers},
+        if not config_path.exists():
+            if any(entry.name != LOCK_FILE for entry in path.iterdir()):
+                raise RunDirError(
+                    f"'{path}' is not empty and has no {CONFIG_FILE}, so it is not a collapse-lab "
+                    "run directory; choose a new or empty --run-dir."
+                )
+            return cls(path, _new_manifest(config, config_digest), lock, config_text)
+        manifest = read_manifest(path)
+        stored, problem = _read_stored_config(config_path)
+        if problem is not None:
+            if manifest is None or manifest.get("config_digest") != config_digest:
+                raise RunDirError(
+                    f"'{config_path}' is damaged ({problem}), and this config is not the one "
+                    f"whose digest {MANIFEST_FILE} records, so the folder's config cannot be "
+                    "restored from it; run the experiment file that made this run, or use a new "
+                    "--run-dir."
+                )
+            log.warning(
+                "'%s' was damaged (%s); restored from this config, whose digest is the one in %s",
+                config_path,
+                problem,
+                MANIFEST_FILE,
             )
+            stored = {}
+        else:
+            difference = _config_difference(stored, config, observers, resolve)
             if difference:
                 raise RunDirError(
                     f"run directory '{path}' was made from a different config ({difference}); "
                     "use a new --run-dir, or run it with the config in its config.yaml."
                 )
-            if stored != dict(config):
-                write_atomic(config_path, config_text)
-            run = cls(path, read_manifest(path) or _new_manifest(config, config_digest), lock)
-            run.verify()
-            return run
-        if any(entry.name != LOCK_FILE for entry in path.iterdir()):
-            raise RunDirError(
-                f"'{path}' is not empty and has no {CONFIG_FILE}, so it is not a collapse-lab run "
-                "directory; choose a new or empty --run-dir."
+        if manifest is None:
+            log.warning(
+                "'%s' has no %s, so no generation counts as finished; starting at generation 0",
+                path,
+                MANIFEST_FILE,
             )
-        write_atomic(config_path, config_text)
-        run = cls(path, _new_manifest(config, config_digest), lock)
-        run.save_manifest()
+            forget_previous(path)
+            manifest = _new_manifest(config, config_digest)
+        run = cls(path, manifest, lock)
+        if stored != dict(config):
+            write_atomic(config_path, config_text)
+            manifest["config_digest"] = config_digest
+            run.save_manifest()
+        elif not (path / MANIFEST_FILE).exists():
+            run.save_manifest()
+        run.verify()
         return run
+
+    @property
+    def bound(self) -> bool:
+        """Whether config.yaml and the manifest are on disk (see `bind`)."""
+        return not self._unbound_config
+
+    def bind(self) -> None:
+        """Tie a new folder to its config: write config.yaml, then the manifest. Until then
+        the folder holds only its lock, and run-level facts wait in memory."""
+        if self.bound:
+            return
+        write_atomic(self.path / CONFIG_FILE, self._unbound_config)
+        self._unbound_config = b""
+        self.save_manifest()
 
     def close(self) -> None:
         self.lock.release()
@@ -160,15 +216,10 @@ class RunDirectory:
         does not: everything after it was trained on its samples and must be redone too.
         metrics.csv is rebuilt when it disagrees with the manifest (e.g. killed between the two).
         """
-        kept = []
-        hashes: dict[str, str | None] = {}  # a block's files are listed by all its generations
-        for record in self.generations:
-            problem = self._problem(record, hashes)
-            if problem:
-                log.warning("generation %d will be redone: %s", record["generation"], problem)
-                break
-            kept.append(record)
-        if len(kept) != len(self.generations):
+        damage = first_damage(self.path, self.generations)
+        kept = self.generations if damage is None else self.generations[: damage.generation]
+        if damage is not None:
+            log.warning("generation %d will be redone: %s", damage.generation, damage.problem)
             self.manifest["generations"] = kept
             self.save_manifest()
         metrics_path = self.path / METRICS_FILE
@@ -176,22 +227,9 @@ class RunDirectory:
         current = metrics_path.read_bytes() if metrics_path.is_file() else None
         if expected != current:
             if expected is None:
-                metrics_path.unlink()
+                remove(metrics_path)
             else:
                 write_atomic(metrics_path, expected)
-
-    def _problem(self, record: Mapping[str, Any], hashes: dict[str, str | None]) -> str | None:
-        if record.get("status") != "complete":
-            return f"its status is {record.get('status')!r}"
-        for relative, digest in record["files"].items():
-            if relative not in hashes:
-                file = self.path / relative
-                hashes[relative] = sha256_file(file) if file.is_file() else None
-            if hashes[relative] is None:
-                return f"{relative} is missing"
-            if hashes[relative] != digest:
-                return f"{relative} does not match the hash in {MANIFEST_FILE}"
-        return None
 
     def begin_generation(self, generation: int) -> None:
         """Mark `generation` as in progress, so `status` can tell a killed run from a done one."""
@@ -251,6 +289,11 @@ class RunDirectory:
         self.save_manifest()
 
     def save_manifest(self) -> None:
+        """Write the manifest, keeping the one it replaces (manifest.prev.json); nothing
+        reaches the disk before the folder is bound."""
+        if not self.bound:
+            return
+        keep_previous(self.path)
         write_atomic(self.path / MANIFEST_FILE, manifest_text(self.manifest).encode())
 
 
@@ -304,17 +347,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    """A run directory's manifest, read without locking (status, report), or None."""
-    try:
-        manifest = json.loads((path / MANIFEST_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if manifest.get("format") != MANIFEST_FORMAT:
-        return None
-    return manifest
-
-
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in _VERSIONED_PACKAGES:
@@ -341,3 +373,71 @@ def _first_difference(stored: Any, current: Any, prefix: str = "") -> str | None
     if stored != current:
         return f"'{prefix}' is {stored!r} there and {current!r} here"
     return None
+
+
+def read_stored_config(path: Path) -> dict[str, Any]:
+    """A run directory's config.yaml; RunDirError (one sentence) when it is damaged."""
+    config_path = path / CONFIG_FILE
+    stored, problem = _read_stored_config(config_path)
+    if problem is not None:
+        raise RunDirError(
+            f"'{config_path}' is damaged ({problem}); `collapse-lab run` with the experiment "
+            "file that made this run restores it."
+        )
+    return stored
+
+
+def _read_stored_config(config_path: Path) -> tuple[dict[str, Any], str | None]:
+    """(the stored config, None), or ({}, what is wrong with it)."""
+    try:
+        stored = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return {}, "it is not UTF-8 text"
+    except OSError as err:
+        return {}, f"it cannot be read: {err.strerror or err}"
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        return {}, f"it is not valid YAML{where}"
+    if stored is None:
+        return {}, "it is empty"
+    if not isinstance(stored, dict) or not isinstance(stored.get("generations"), int):
+        return {}, "it is not a mapping with the run's keys (name, generations, ...)"
+    return stored, None
+
+
+def _config_difference(
+    stored: dict[str, Any],
+    config: Mapping[str, Any],
+    observers: tuple[str, ...],
+    resolve: Callable[[dict[str, Any]], Mapping[str, Any]] | None,
+) -> str | None:
+    """The first difference that matters between the stored config and this one: sections
+    that only observe a run do not count, and neither does a key the stored config lacks
+    when this one holds its default (it was added to the lab after the folder was made)."""
+
+    def computed(raw: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in raw.items() if k not in observers}
+
+    difference = _first_difference(computed(stored), computed(config))
+    if difference is None or resolve is None:
+        return difference
+    try:
+        completed = resolve(stored)
+    except LabError:  # it no longer validates: the plain difference says what changed
+        return difference
+    return _first_difference(computed(completed), computed(config))
+
+
+def _remove_temporaries(path: Path) -> None:
+    """Temporary files of writes a killed process never renamed (as large as the file
+    each was writing: gigabytes for a CelebA generation's samples) go before a run starts."""
+    count, size = remove_temporaries(path)
+    if count:
+        log.warning(
+            "removed %d temporary file%s (%.1f MB) left in '%s' by a stopped process",
+            count,
+            "s" * (count != 1),
+            size / 1e6,
+            path,
+        )

@@ -30,11 +30,18 @@ class RunLock:
     def acquire(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise RunDirError(
                 f"cannot create the run directory '{self.path.parent}' ({err.strerror}); "
                 "choose a writable --run-dir."
+            ) from None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RunDirError(
+                f"cannot open the lock file '{self.path}' ({err.strerror}); it must be a "
+                "writable file, so remove what is there or make the folder writable, or choose "
+                "another --run-dir."
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,20 +3,33 @@
 Everything here is generic over metrics.csv's columns, because they depend on the dataset
 and on the metrics measured (class shares for MNIST, attribute prevalence for CelebA, other
 columns for other experiments). A column whose every value is a number is a metric.
+
+Nothing is trusted as it lies on disk: the numbers are the manifest's (metrics.csv, which
+people open and edit, must agree with them cell for cell), and a generation's file is read
+through `read_file`, which checks it against the sha256 the manifest gives it. A damaged
+generation is named in one sentence with the way to redo it.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lab.errors import RunDirError
-from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.directory import (
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    format_value,
+    generation_files,
+    read_manifest,
+    read_stored_config,
+)
+from lab.rundir.storage import sha256
 
 GENERATION_COLUMN = "generation"
 
@@ -75,13 +88,38 @@ class RunResults:
         return planned if isinstance(planned, int) else None
 
     def grid_paths(self) -> list[tuple[int, str]]:
-        """(generation, grid path relative to the run) for each row whose grid exists."""
+        """(generation, grid path relative to the run) for each finished generation that
+        has a grid, each checked against its hash (RunDirError naming a damaged one)."""
         found = []
         for generation in self.generations:
             relative = generation_files(generation)["grid"]
-            if (self.path / relative).is_file():
+            if relative in self._files:
+                self.read_file(relative)
                 found.append((generation, relative))
         return found
+
+    def read_file(self, relative: str) -> bytes:
+        """The bytes of a file the manifest lists, checked against its sha256 there."""
+        digest, generations = self._files[relative]
+        file = self.path / relative
+        try:
+            data = file.read_bytes()
+        except OSError as err:
+            problem = "is missing" if isinstance(err, FileNotFoundError) else "cannot be read"
+            raise _damaged(file, generations, f"{problem} ({err.strerror or err})") from None
+        if sha256(data) != digest:
+            raise _damaged(file, generations, f"does not match its sha256 in {MANIFEST_FILE}")
+        return data
+
+    @cached_property
+    def _files(self) -> dict[str, tuple[str, list[int]]]:
+        """Every file of a finished generation -> (its sha256, the generations listing it)."""
+        files: dict[str, tuple[str, list[int]]] = {}
+        for record in self.manifest["generations"]:
+            if record["status"] == "complete":
+                for relative, digest in record["files"].items():
+                    files.setdefault(relative, (digest, []))[1].append(record["generation"])
+        return files
 
     def wall_times(self) -> dict[int, float]:
         return {
@@ -92,68 +130,88 @@ class RunResults:
 
 
 def read_run(path: Path) -> RunResults:
-    """Read `path` as a run directory; RunDirError (one sentence) if it is not one."""
+    """Read `path` as a run directory; RunDirError (one sentence) if it is not one, or if
+    its metrics.csv disagrees with its manifest."""
     if not path.is_dir():
         raise RunDirError(
             f"'{path}' is not a directory; pass a run directory such as runs/<name>/<timestamp>."
         )
     for required in (CONFIG_FILE, MANIFEST_FILE):
-        if not (path / required).is_file():
+        if not (path / required).exists():
             raise RunDirError(
                 f"'{path}' has no {required}, so it is not a collapse-lab run directory; pass "
                 "the folder that `collapse-lab run` wrote (runs/<name>/<timestamp>)."
             )
-    manifest = _read_structured(path / MANIFEST_FILE, json.loads)
-    config = _read_structured(path / CONFIG_FILE, yaml.safe_load)
-    columns, rows = _read_metrics(path, manifest)
+    manifest = read_manifest(path)
+    config = read_stored_config(path)
+    columns, rows = _manifest_rows(manifest)
+    _check_metrics_file(path, columns, rows)
     return RunResults(path=path, config=config, manifest=manifest, columns=columns, rows=rows)
 
 
-def _read_structured(file: Path, parse: Any) -> dict[str, Any]:
-    try:
-        data = parse(file.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
-        raise RunDirError(
-            f"'{file}' cannot be read ({type(err).__name__}); the run directory is damaged, "
-            "so run the experiment again into a new --run-dir."
-        ) from None
-    if not isinstance(data, dict):
-        raise RunDirError(f"'{file}' does not hold a mapping; the run directory is damaged.")
-    return data
+def _manifest_rows(manifest: Mapping[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
+    """The metrics of the finished generations as metrics.csv writes them: columns in order
+    of first appearance, every value formatted as in the file."""
+    metrics = [r["metrics"] for r in manifest["generations"] if r["status"] == "complete"]
+    columns: list[str] = []
+    for row in metrics:
+        columns += [name for name in row if name not in columns]
+    rows = [{name: format_value(row.get(name)) for name in columns} for row in metrics]
+    return columns, rows
 
 
-def _read_metrics(path: Path, manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
-    """metrics.csv's columns and rows, keeping only generations the manifest vouches for (a
-    generation being redone after a failed hash check may still have a row there)."""
-    finished = {
-        record.get("generation")
-        for record in manifest.get("generations", [])
-        if record.get("status") == "complete"
-    }
+def _check_metrics_file(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    """metrics.csv must hold the manifest's numbers for every finished generation (it may
+    hold a row more: a run commits metrics.csv just before the manifest)."""
     file = path / METRICS_FILE
     if not file.is_file():
-        if finished:
+        if rows:
             raise RunDirError(
                 f"'{path}' has finished generations in {MANIFEST_FILE} but no {METRICS_FILE}; "
-                "the run directory is damaged."
+                f"{_REBUILD}."
             )
-        return [], []
+        return
     try:
-        with open(file, newline="") as handle:
-            reader = csv.DictReader(handle)
-            rows = list(reader)
-            columns = list(reader.fieldnames or [])
+        with open(file, newline="", encoding="utf-8") as handle:
+            on_disk = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise RunDirError(f"'{file}' cannot be read as CSV ({err}).") from None
-    if GENERATION_COLUMN in columns:
-        try:
-            rows = [row for row in rows if int(float(row[GENERATION_COLUMN])) in finished]
-        except (TypeError, ValueError):
+        raise RunDirError(f"'{file}' cannot be read as CSV ({err}); {_REBUILD}.") from None
+    for index, row in enumerate(rows):
+        label = row.get(GENERATION_COLUMN) or str(index)
+        stored = on_disk[index] if index < len(on_disk) else None
+        if stored is None:
             raise RunDirError(
-                f"'{file}' has a '{GENERATION_COLUMN}' column that is not all whole numbers; "
-                "the run directory is damaged."
-            ) from None
-    return columns, rows
+                f"'{file}' has no row for generation {label}, which {MANIFEST_FILE} records as "
+                f"finished; {_REBUILD}."
+            )
+        for name in [*columns, *(k for k in stored if k is not None and k not in columns)]:
+            there, truth = (stored.get(name) or ""), row.get(name, "")
+            if there != truth:
+                raise RunDirError(
+                    f"'{file}' does not match {MANIFEST_FILE} at generation {label}: "
+                    f"{name} is {there or 'empty'} there and {truth or 'empty'} in the "
+                    f"manifest, so the file was edited or damaged; {_REBUILD}."
+                )
+
+
+# How to get a run directory's metrics.csv back: `run` rebuilds it from the manifest.
+_REBUILD = (
+    "running the experiment again with this --run-dir rewrites it from the manifest (a "
+    "finished run then does nothing else)"
+)
+
+
+def _damaged(file: Path, generations: list[int], problem: str) -> RunDirError:
+    span = (
+        f"generation {generations[0]}"
+        if len(generations) == 1
+        else f"generations {generations[0]}-{generations[-1]}"
+    )
+    return RunDirError(
+        f"'{file}' {problem}, so {span} of this run {'is' if len(generations) == 1 else 'are'} "
+        "damaged; running the experiment again with this --run-dir redoes "
+        f"{'it' if len(generations) == 1 else 'them'}."
+    )
 
 
 def _is_number(text: str | None) -> bool:

@@ -37,6 +37,12 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         return {name: archive[name] for name in archive.files}
 
 
+def decode_npz(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of .npz bytes already read (and checked against their hash)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     """uint8 [H, W] or [H, W, 3] -> PNG bytes."""
     buffer = io.BytesIO()

@@ -18,11 +18,9 @@ from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lab.device import DevicePlan
-from lab.errors import Interrupted
+from lab.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted
 from lab.training.batches import IndexBatches
 from lab.training.progress import TrainingProgress
-
-EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + signal number, as shells report them
 
 # Lightning's start-up banner ("GPU available: ...", "Seed set to ...") says nothing our
 # own output does not; warnings stay visible.

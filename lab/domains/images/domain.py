@@ -10,7 +10,9 @@ a redone generation draw the same numbers as the first attempt did.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -27,6 +29,7 @@ from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import check_metric_sizes, heldout_metrics
 from lab.domains.protocol import Block
 from lab.errors import ConfigError
+from lab.memory import refuse_if_too_large
 from lab.rundir import faults
 from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
 from lab.rundir.storage import encode_npz, load_npz
@@ -34,6 +37,8 @@ from lab.training.fit import fit
 from lab.training.logs import generation_loggers
 from lab.training.seeding import cpu_generator, derive_seed, seed_everything
 from models.registry import build_model
+
+FLOAT32_BYTES = 4
 
 
 class ImageDomain:
@@ -206,3 +211,37 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
                 f"{len(real.train)} real training images); lower it."
             )
     check_metric_sizes(config, len(real.heldout))
+    check_memory(config, real)
+
+
+def check_memory(config: ExperimentConfig, real: RealData) -> None:
+    """Sizes whose tensors cannot fit in memory are refused before anything is allocated:
+    the largest training set with a generation's samples beside it (uint8, as stored), and
+    the model's float32 parameters (counted on torch's meta device, which allocates nothing)."""
+    shape = tuple(real.train.images.shape[1:])
+    image_bytes = math.prod(shape)
+    samples = config.samples_per_generation
+    if config.regime == "accumulate":
+        largest = len(real.train) + (config.generations - 1) * samples
+        growing = f", the training set growing by them over {config.generations} generations"
+    else:
+        largest, growing = max(len(real.train), samples), ""
+    refuse_if_too_large(
+        (largest + samples) * image_bytes,
+        f"key 'samples_per_generation' is {samples}: a generation's samples and training set "
+        f"({'x'.join(map(str, shape))} uint8 images{growing})",
+        "lower it",
+    )
+    with torch.device("meta"):
+        model = build_model(config.model, shape, config.train.lr)
+    parameters = sum(p.numel() for p in model.parameters())
+    sizes = [
+        f"model.{f.name}"
+        for f in dataclasses.fields(config.model)
+        if isinstance(getattr(config.model, f.name), (int, tuple)) and f.name != "kind"
+    ]
+    refuse_if_too_large(
+        parameters * FLOAT32_BYTES,
+        f"the model (model.kind {config.model.kind!r}) has {parameters:,} parameters, which",
+        f"make it smaller ({', '.join(sizes)})",
+    )

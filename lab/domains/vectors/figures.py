@@ -11,7 +11,6 @@ metrics.csv and the block files), like the rest of the report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from lab.domains.vectors.statistics import log_density
 from lab.errors import ConfigError
 from lab.report.figures import PLOTS_DIR, png
 from lab.rundir.results import RunResults
-from lab.rundir.storage import load_npz
+from lab.rundir.storage import decode_npz
 
 TRACED_CHAINS = 20
 BAND_STANDARD_ERRORS = 3
@@ -119,7 +118,7 @@ def _expected_curve(results: RunResults, config: ExperimentConfig) -> tuple[byte
 
 def _chain_traces(results: RunResults, config: ExperimentConfig) -> tuple[bytes, str] | None:
     """log variance of the first TRACED_CHAINS chains in every finished generation."""
-    stored = [load_npz(results.path / name) for name in _block_files(results, "fits")]
+    stored = [decode_npz(results.read_file(name)) for name in _block_files(results, "fits")]
     if not stored:
         return None
     generations = np.concatenate([s["generations"] for s in stored])
@@ -202,4 +201,4 @@ def _block_files(results: RunResults, role: str) -> list[str]:
 def _arrays_of(results: RunResults, role: str, generation: int) -> dict[str, np.ndarray]:
     (record,) = [r for r in results.manifest["generations"] if r["generation"] == generation]
     (name,) = [n for n in record["files"] if n.startswith(f"{role}/")]
-    return load_npz(Path(results.path) / name)
+    return decode_npz(results.read_file(name))

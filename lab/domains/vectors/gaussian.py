@@ -30,6 +30,16 @@ import torch
 from models.latents import draw_latents
 
 
+class OutOfRange(ArithmeticError):
+    """A chain's covariance left what float64 can factor: its variance (the geometric mean
+    of its eigenvalues) overflowed to inf or NaN, or underflowed to 0."""
+
+    def __init__(self, chain: int, variance: float) -> None:
+        super().__init__(f"chain {chain}'s variance is {variance:.3g}")
+        self.chain = chain
+        self.variance = variance
+
+
 @dataclass(frozen=True)
 class GaussianStats:
     """Sufficient statistics of each chain's training set: `count` points per chain (the
@@ -92,7 +102,11 @@ def sample_statistics(
     chains, dim = model.mean.shape
     noise = draw_latents((chains, count, dim), generator, temperature, truncation).double()
     noise_stats = statistics_of(noise, real=False)
-    factor = torch.linalg.cholesky(model.covariance)
+    factor, failed = torch.linalg.cholesky_ex(model.covariance)
+    broken = (failed != 0) | ~torch.isfinite(model.covariance).all(dim=(1, 2))
+    if broken.any():
+        chain = int(broken.nonzero()[0, 0])
+        raise OutOfRange(chain, float(torch.linalg.det(model.covariance[chain]).abs() ** (1 / dim)))
     mean = model.mean + (factor @ noise_stats.mean[:, :, None])[:, :, 0]
     scatter = factor @ noise_stats.scatter @ factor.transpose(1, 2)
     return GaussianStats(count, 0, mean, scatter)

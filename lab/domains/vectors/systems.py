@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,9 +31,11 @@ from lab.domains.vectors.statistics import (
     real_mixture_statistics,
 )
 from lab.errors import ConfigError
+from lab.memory import refuse_if_too_large
 from lab.training.seeding import cpu_generator, derive_seed
 from models.latents import draw_latents
 
+FLOAT32_BYTES, FLOAT64_BYTES = 4, 8
 # (role, generation) -> the arrays of the stored block file of that role holding `generation`.
 BlockLoader = Callable[[str, int], dict[str, np.ndarray]]
 
@@ -78,6 +81,14 @@ class GaussianChains:
                 f"covariance in {self.data.dim} dimensions needs at least {needed} points to be "
                 "fitted; raise it."
             )
+        chains, count, dim = self.model.chains, self.config.samples_per_generation, self.data.dim
+        # Each generation draws its points as float32 noise and sums them in float64.
+        refuse_if_too_large(
+            chains * count * dim * (FLOAT32_BYTES + FLOAT64_BYTES),
+            f"model.chains x samples_per_generation x data.dim = {chains} x {count} x {dim} "
+            "points drawn per generation",
+            "lower one of them",
+        )
 
     def reference(self) -> dict[str, float]:
         return real_chain_statistics()
@@ -94,13 +105,20 @@ class GaussianChains:
 
     def draw(self, generation: int, model: gaussian.GaussianFit) -> gaussian.GaussianStats:
         sampling = self.config.sampling
-        return gaussian.sample_statistics(
-            model,
-            self.config.samples_per_generation,
-            cpu_generator(derive_seed(self.config.seed, "samples", generation)),
-            sampling.temperature,
-            sampling.truncation,
-        )
+        try:
+            return gaussian.sample_statistics(
+                model,
+                self.config.samples_per_generation,
+                cpu_generator(derive_seed(self.config.seed, "samples", generation)),
+                sampling.temperature,
+                sampling.truncation,
+            )
+        except gaussian.OutOfRange as err:
+            flow = "underflowed" if 0 <= err.variance < 1 else "overflowed"
+            raise ConfigError(
+                f"generation {generation}: {err}, so it has {flow} float64 and cannot be "
+                f"sampled; {beyond_float64(self.config, generation)}"
+            ) from None
 
     def merge(
         self, training: gaussian.GaussianStats, part: gaussian.GaussianStats
@@ -169,9 +187,12 @@ class MixtureRefits:
         self.data: MixtureData = config.data
         weights, means, covariances = self.data.arrays()
         self.real = MixtureFit(weights, means, covariances, 0)
-        self.heldout = sample_mixture(
-            self.real, self.data.heldout, cpu_generator(derive_seed(config.seed, "heldout"))
-        )
+
+    @cached_property
+    def heldout(self) -> np.ndarray:
+        """Real points never trained on, drawn once they are needed (after check_sizes)."""
+        generator = cpu_generator(derive_seed(self.config.seed, "heldout"))
+        return sample_mixture(self.real, self.data.heldout, generator)
 
     def check_sizes(self) -> None:
         if self.config.samples_per_generation < self.model.components:
@@ -180,6 +201,20 @@ class MixtureRefits:
                 f"than the {self.model.components} components EM fits (model.components); "
                 "raise it."
             )
+        samples, dim = self.config.samples_per_generation, self.data.dim
+        kept = self.config.generations if regimes.keeps_earlier_data(self.config) else 1
+        # The largest training set's points, and EM's responsibility of each component for each.
+        refuse_if_too_large(
+            samples * kept * (dim + self.model.components) * FLOAT64_BYTES,
+            f"key 'samples_per_generation' is {samples}: the training set of {samples} x {kept} "
+            f"points (regime {self.config.regime}) in {dim} dimensions",
+            "lower it",
+        )
+        refuse_if_too_large(
+            self.data.heldout * dim * FLOAT64_BYTES,
+            f"key 'data.heldout' is {self.data.heldout}: the held-out points",
+            "lower it",
+        )
 
     def reference(self) -> dict[str, float]:
         return real_mixture_statistics(self.real, self.heldout)
@@ -191,7 +226,17 @@ class MixtureRefits:
 
     def fit(self, generation: int, training: PointSet, previous: MixtureFit | None) -> MixtureFit:
         seed = derive_seed(self.config.seed, "fit", generation)
-        return fit_mixture(training.points, self.model, previous, seed, self.real.means)
+        try:
+            return fit_mixture(training.points, self.model, previous, seed, self.real.means)
+        except ValueError:  # sklearn's refusal of a covariance that is no longer finite
+            # Not a range problem unless the sum of squares over the points can overflow.
+            largest = np.sqrt(np.finfo(np.float64).max / training.count)
+            if np.abs(training.points).max() < largest:
+                raise
+            raise ConfigError(
+                f"generation {generation}: EM cannot fit its training set, whose spread has "
+                f"overflowed float64; {beyond_float64(self.config, generation)}"
+            ) from None
 
     def draw(self, generation: int, model: MixtureFit) -> PointSet:
         sampling = self.config.sampling
@@ -203,6 +248,11 @@ class MixtureRefits:
             sampling.temperature,
             sampling.truncation,
         )
+        if not np.isfinite(points).all():
+            raise ConfigError(
+                f"generation {generation}: its samples have overflowed float64 and cannot be "
+                f"fitted; {beyond_float64(self.config, generation)}"
+            )
         return PointSet(points, 0)
 
     def merge(self, training: PointSet, part: PointSet) -> PointSet:
@@ -256,6 +306,18 @@ class MixtureRefits:
                     parts.append(points)
             generation = int(stored["generations"][-1]) + 1
         return PointSet(np.concatenate(parts), self.config.samples_per_generation), previous
+
+
+def beyond_float64(config: ExperimentConfig, generation: int) -> str:
+    """How to keep a run whose spread leaves float64's range inside it."""
+    fix = f"run at most {generation} generations"
+    temperature = config.sampling.temperature
+    if temperature != 1.0:
+        fix += (
+            f", or bring sampling.temperature ({temperature:g}) closer to 1 (each generation "
+            "scales the variance by its square)"
+        )
+    return fix + "."
 
 
 def _samples_of(load: BlockLoader, generation: int) -> np.ndarray:
