@@ -197,6 +197,23 @@ def cuda_absent(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"train": {"max_steps": 5, "accelerator": "cuda"}})
 
 
+def eval_one_training_image(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    sets = {"real": 8, "fake": 8, "train": 1}
+    for name, count in sets.items():
+        (tmp / name).mkdir()
+        for index in range(count):
+            Image.new("L", (12, 12), index * 20).save(tmp / name / f"{index}.png")
+    return [
+        "eval",
+        str(tmp / "real"),
+        str(tmp / "fake"),
+        "--feature-space",
+        "inception",
+        "--train",
+        str(tmp / "train"),
+    ]
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -228,6 +245,9 @@ CASES = {
         "Inception features without the weights",
         inception_without_weights,
         ("weights-inception-2015-12-05-6726825d.pth",),
+    ),
+    "eval-train-one-image": Case(
+        "eval --train with one image", eval_one_training_image, ("'<tmp>/train'", "--train")
     ),
 }
 
