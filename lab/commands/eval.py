@@ -2,8 +2,9 @@
 
 FAKE (and REAL) are folders of images (PNG, JPEG, ...) of one size, or .npz files with uint8
 images [N, C, H, W] under the key `images` (what `collapse-lab run` writes to
-samples/gen_NNN.npz). Prints FID, precision, recall, density, coverage and the homogeneity
-ratios, computed by the same code as a run's metrics.csv.
+samples/gen_NNN.npz). Prints FID, precision, recall, density, coverage, the homogeneity
+ratios, tail and bulk recall and coverage and the Vendi score, computed by the same code as a
+run's metrics.csv.
 
 Without REAL, FAKE is measured against the held-out set of --judge-config's dataset with its
 true labels, exactly as every generation of that experiment is: eval of a run's own samples
