@@ -112,3 +112,16 @@ gmm: $(STAMP)
 	$(LAB) run experiments/gmm.yaml --run-dir runs/gmm/accumulate_200 \
 	  --set regime=accumulate --set generations=201 $(ARGS)
 	$(LAB) compare runs/gmm/replace runs/gmm/accumulate_200 --out runs/gmm/compare
+
+# Numbers with error bars (README "Seeds and sweeps"): the mnist5k VAE, replace against
+# accumulate, 3 seeds each, as one sweep; then the comparison with 95% t-intervals.
+# EXECUTOR=ray runs the same cells as Ray tasks on a local Ray instance (ARGS="--address
+# HOST:6379" joins a cluster). PARALLEL cells at once on the local executor; on a CPU box each
+# gets one torch thread unless OMP_NUM_THREADS says otherwise, so they share the cores.
+.PHONY: demo-seeds
+EXECUTOR ?= local
+PARALLEL ?= 2
+demo-seeds: export OMP_NUM_THREADS := $(or $(OMP_NUM_THREADS),1)
+demo-seeds: $(STAMP)
+	$(LAB) sweep experiments/sweeps/demo_seeds.yaml --executor $(EXECUTOR) \
+	  $(if $(filter local,$(EXECUTOR)),--parallel $(PARALLEL)) $(ARGS)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from lab.errors import Interrupted, LabError
 
-COMMANDS = ("run", "status", "compare", "eval", "report", "check", "nightly")
+COMMANDS = ("run", "status", "compare", "eval", "report", "check", "nightly", "sweep")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -24,6 +24,8 @@ from torch import nn
 
 from lab.errors import DeviceError
 
+# The variable that tells a CUDA process which cards it may use (and how to number them).
+CARDS_VARIABLE = "CUDA_VISIBLE_DEVICES"
 # cuBLAS needs a fixed workspace to be deterministic (torch's reproducibility notes).
 _CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
 # Images and convolution weights have 4 dimensions; channels_last applies to those alone.
@@ -161,6 +163,23 @@ def plan_device(
         channels_last=use_cuda,
         compiler="inductor" if use_cuda and compile else None,
     )
+
+
+def visible_cards() -> list[str]:
+    """The CUDA cards this process may use, each named as a child's CUDA_VISIBLE_DEVICES
+    would name it: the entries of this process's own CUDA_VISIBLE_DEVICES when it is set,
+    else 0 .. count - 1. A sweep pins each of its cells to one of them (lab/sweeps/local.py),
+    and a child pinned to one card sees it as its only device, cuda:0."""
+    count = torch.cuda.device_count()
+    listed = os.environ.get(CARDS_VARIABLE)
+    if listed is None:
+        return [str(index) for index in range(count)]
+    return [name.strip() for name in listed.split(",") if name.strip()][:count]
+
+
+def card_environment(card: str) -> dict[str, str]:
+    """What a child process's environment needs to use `card` alone."""
+    return {CARDS_VARIABLE: card}
 
 
 def _fast_float32() -> None:

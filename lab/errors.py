@@ -39,3 +39,7 @@ class Interrupted(Exception):
     def __init__(self, signal_name: str, exit_code: int) -> None:
         super().__init__(f"stopped by {signal_name}")
         self.exit_code = exit_code
+
+
+class ExecutorError(LabError):
+    """The executor asked for cannot run a sweep here (a missing package, no such cards)."""

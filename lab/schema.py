@@ -105,6 +105,8 @@ def to_plain(obj: Any) -> Any:
 def _coerce(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if "kinds" in meta:
         return _build_by_kind(meta["kinds"](), value, key, meta["kind_key"], meta["default_kind"])
+    if tp is Any:  # any YAML value, checked by whoever reads it (e.g. a sweep's axis values)
+        return value
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (Union, types.UnionType):

@@ -12,6 +12,7 @@ import gzip
 import io
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,28 @@ def cuda_absent(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"train": {"max_steps": 5, "accelerator": "cuda"}})
 
 
+def _sweep(tmp: Path, axes: dict, *extra: str) -> list[str]:
+    _config(tmp)
+    path = tmp / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"experiment": "exp.yaml", "axes": axes}))
+    return ["sweep", str(path), "--out", str(tmp / "sweep"), *extra]
+
+
+def sweep_unknown_axis(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _sweep(tmp, {"regim": ["replace", "accumulate"]})
+
+
+def sweep_more_cells_than_cards(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    return _sweep(tmp, {"seed": [0, 1, 2, 3]}, "--parallel", "4")
+
+
+def sweep_without_ray(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    return _sweep(tmp, {"seed": [0, 1]}, "--executor", "ray")
+
+
 def eval_one_training_image(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     sets = {"real": 8, "fake": 8, "train": 1}
     for name, count in sets.items():
@@ -245,6 +268,15 @@ CASES = {
         "Inception features without the weights",
         inception_without_weights,
         ("weights-inception-2015-12-05-6726825d.pth",),
+    ),
+    "sweep-unknown-axis": Case(
+        "sweep axis on an unknown key", sweep_unknown_axis, ("sweep.yaml", "did you mean 'regime'")
+    ),
+    "sweep-too-parallel": Case(
+        "sweep --parallel above the cards", sweep_more_cells_than_cards, ("--parallel 2",)
+    ),
+    "sweep-without-ray": Case(
+        "sweep --executor ray without ray", sweep_without_ray, ("collapse-lab[ray]",)
     ),
     "eval-train-one-image": Case(
         "eval --train with one image", eval_one_training_image, ("'<tmp>/train'", "--train")

@@ -5,6 +5,7 @@ fails part-way still says what finished and why the rest did not."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,8 +17,11 @@ from lab.cli import main
 from lab.config import load_config
 from lab.errors import ConfigError
 from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
-from lab.nightly.night import NIGHT_FILE, Outcome, run_entry, run_night
-from lab.nightly.suite import NightlySuite, SuiteEntry, load_suite
+from lab.nightly.night import NIGHT_FILE, run_night
+from lab.nightly.prune import PRUNED_FOLDERS, prune_nights
+from lab.nightly.suite import NightlySuite, load_suite
+from lab.sweeps.cells import Cell, Outcome, launch_cell
+from lab.sweeps.local import LocalExecutor
 from tests.fake_runs import make_run
 
 TOLERANCE = {"fid": {"relative": 0.05}, "classes_covered": {"absolute": 0}}
@@ -33,13 +37,13 @@ def _suite(tmp_path: Path, entries: Sequence[dict], **extra) -> tuple[NightlySui
 def _fake_runner(final_fid: dict[str, float], fail: Sequence[str] = ()) -> Callable:
     """A runner that writes a finished fake run (final FID as given) instead of training."""
 
-    def run(entry: SuiteEntry, run_dir: Path, log_file: Path, extra: Sequence[str]) -> Outcome:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        log_file.write_text("fake\n")
-        if entry.name in fail:
-            make_run(run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
+    def run(cell: Cell, env: dict) -> Outcome:
+        cell.log_file.parent.mkdir(parents=True, exist_ok=True)
+        cell.log_file.write_text("fake\n")
+        if cell.name in fail:
+            make_run(cell.run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
             return Outcome(2, "out of memory in generation 1", 3.0)
-        make_run(run_dir, _rows([80.0, final_fid[entry.name]], [10, 9]), grids=False)
+        make_run(cell.run_dir, _rows([80.0, final_fid[cell.name]], [10, 9]), grids=False)
         return Outcome(0, "", 12.0)
 
     return run
@@ -158,10 +162,10 @@ def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
     suite, path = _suite(tmp_path, entries)
     finished = _fake_runner({"done": 100.0})
 
-    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
-        if entry.name == "killed":
+    def runner(cell, env):  # noqa: ANN001
+        if cell.name == "killed":
             raise KeyboardInterrupt  # the box went down, or someone pressed Ctrl-C
-        return finished(entry, run_dir, log_file, extra)
+        return finished(cell, env)
 
     with pytest.raises(KeyboardInterrupt):
         run_night(suite, path, "2026-11-26", runner=runner, echo=str)
@@ -183,8 +187,8 @@ def test_a_night_stopped_part_way_says_what_ran_and_what_did_not(tmp_path):
 def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
     suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
 
-    def stopped(entry, run_dir, log_file, extra):  # noqa: ANN001
-        make_run(run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
+    def stopped(cell, env):  # noqa: ANN001
+        make_run(cell.run_dir, _rows([80.0], [10]), config={"generations": 6}, grids=False)
         return Outcome(0, "", 5.0)
 
     record = run_night(suite, path, "2026-11-26", runner=stopped, echo=str)
@@ -196,8 +200,8 @@ def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
 def test_a_real_failing_entry_records_the_error_sentence(tmp_path, write_config):
     """The subprocess runner on an entry whose data is missing: exit 2 and the CLI's sentence."""
     config = write_config({"data": {"name": "mnist", "root": str(tmp_path / "no-data")}})
-    entry = SuiteEntry(name="missing", config=str(config))
-    outcome = run_entry(entry, tmp_path / "run", tmp_path / "missing.log", ())
+    cell = Cell("missing", config, (), tmp_path / "run", tmp_path / "missing.log")
+    outcome = launch_cell(cell, {})
     assert outcome.exit_code == 2
     assert outcome.reason.startswith("MNIST is incomplete") and "no-data" in outcome.reason
     assert "$ " in (tmp_path / "missing.log").read_text().splitlines()[0]
@@ -207,10 +211,10 @@ def test_nightly_command_exit_codes(tmp_path, monkeypatch, capsys):
     suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
     fids = iter([200.0, 201.0, 300.0])
 
-    def runner(entry, run_dir, log_file, extra):  # noqa: ANN001
-        return _fake_runner({"vae": next(fids)})(entry, run_dir, log_file, extra)
+    def runner(cell, env):  # noqa: ANN001
+        return _fake_runner({"vae": next(fids)})(cell, env)
 
-    monkeypatch.setattr("lab.nightly.night.run_entry", runner)
+    monkeypatch.setattr("lab.nightly.night.launch_cell", runner)
     assert main(["nightly", str(path), "--date", "2026-11-24"]) == 0
     assert main(["nightly", str(path), "--date", "2026-11-25"]) == 0
     assert main(["nightly", str(path), "--date", "2026-11-26"]) == 1
@@ -242,3 +246,91 @@ def test_the_shipped_suite_lists_only_experiments_that_exist():
     for entry in suite.entries:
         config = load_config(root / entry.config)  # exists and validates
         assert config.data.name != "mnist5k", f"{entry.name} is a CPU demo, not a nightly run"
+
+
+def test_an_entry_with_seeds_runs_once_per_seed(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml", "seeds": [0, 1]}])
+    seen = {}
+    fake = _fake_runner({"vae/seed=0": 200.0, "vae/seed=1": 210.0})
+
+    def runner(cell, env):  # noqa: ANN001
+        seen[cell.name] = cell.overrides
+        return fake(cell, env)
+
+    record = run_night(suite, path, "2026-11-26", ["data.root=/d"], runner=runner, echo=str)
+    assert seen == {
+        "vae/seed=0": ("seed=0", "data.root=/d"),
+        "vae/seed=1": ("seed=1", "data.root=/d"),
+    }
+    assert [(e["name"], e["status"]) for e in record["entries"]] == [
+        ("vae/seed=0", "finished"),
+        ("vae/seed=1", "finished"),
+    ]
+    links = _links(write_index(Path(suite.output)))
+    assert "2026-11-26/vae/seed=1/report.html" in links and "2026-11-26/vae/seed=1.log" in links
+    with pytest.raises(ConfigError, match="sets 'seed' and the entry lists seeds"):
+        _suite(tmp_path, [{"name": "v", "config": "v.yaml", "seeds": [0], "set": ["seed=1"]}])
+
+
+def test_entries_run_side_by_side_each_on_a_card(tmp_path):
+    entries = [{"name": n, "config": f"{n}.yaml"} for n in ("a", "b", "c")]
+    suite, path = _suite(tmp_path, entries)
+    cards = {}
+    fake = _fake_runner({"a": 1.0, "b": 2.0, "c": 3.0})
+
+    def runner(cell, env):  # noqa: ANN001
+        cards[cell.name] = env["CUDA_VISIBLE_DEVICES"]
+        return fake(cell, env)
+
+    executor = LocalExecutor(parallel=2, cards=("0", "1"))
+    record = run_night(suite, path, "2026-11-26", runner=runner, echo=str, executor=executor)
+    assert (cards["a"], cards["b"]) == ("0", "1") and cards["c"] in ("0", "1")
+    assert [e["where"] for e in record["entries"]] == [f"card {cards[n]}" for n in "abc"]
+    assert record["executor"] == "local, 2 at once on cards 0, 1"
+
+
+def _night_with_samples(suite: NightlySuite, path: Path, date: str) -> None:
+    fake = _fake_runner({"vae": 200.0})
+
+    def runner(cell, env):  # noqa: ANN001
+        outcome = fake(cell, env)
+        for folder in (*PRUNED_FOLDERS, "grids"):
+            (cell.run_dir / folder).mkdir()
+            (cell.run_dir / folder / "gen_000.bin").write_bytes(b"x" * 1000)
+        return outcome
+
+    run_night(suite, path, date, runner=runner, echo=str)
+
+
+def test_keep_samples_nights_prunes_only_older_finished_nights(tmp_path, monkeypatch):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}], keep_samples_nights=2)
+    root = Path(suite.output)
+    for date in ("2026-11-23", "2026-11-24", "2026-11-25"):
+        _night_with_samples(suite, path, date)
+    stopped = json.loads((root / "2026-11-23" / NIGHT_FILE).read_text())
+    stopped["finished"] = None  # a night that stopped part-way keeps what it resumes from
+    (root / "2026-11-23" / NIGHT_FILE).write_text(json.dumps(stopped))
+    fake = _fake_runner({"vae": 201.0})
+    monkeypatch.setattr("lab.nightly.night.launch_cell", fake)
+    assert main(["nightly", str(path), "--date", "2026-11-26"]) == 0
+    kept = {
+        date: (root / date / "vae" / "samples").is_dir()
+        for date in sorted(os.listdir(root))
+        if date[0] == "2"
+    }
+    assert kept == {
+        "2026-11-23": True,
+        "2026-11-24": False,
+        "2026-11-25": True,
+        "2026-11-26": False,
+    }
+    pruned = root / "2026-11-24"
+    assert not (pruned / "vae" / "checkpoints").exists()
+    for kept_file in ("metrics.csv", "manifest.json", "report.html", "grids/gen_000.bin"):
+        assert (pruned / "vae" / kept_file).is_file(), kept_file
+    assert json.loads((pruned / NIGHT_FILE).read_text())["pruned"]["bytes"] == 2000
+    for link in _links(root / INDEX_FILE):
+        assert (root / link).is_file(), link
+    assert prune_nights(root, 2, echo=str) == []  # pruned once; the others are kept
+    with pytest.raises(ConfigError, match="was pruned by keep_samples_nights"):
+        run_night(suite, path, "2026-11-24", runner=fake, echo=str)

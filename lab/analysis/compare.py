@@ -1,22 +1,30 @@
 """Runs side by side: one table, one plot per metric with a line per run, last grids in a strip.
 
 This is how the regimes are judged against each other (`make demo-regimes`): the same seed
-and budget, differing only in what each generation trains on.
+and budget, differing only in what each generation trains on. Runs that repeat settings over
+several seeds are compared as groups of seeds instead (lab/analysis/seeds.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from lab.analysis.seed_compare import write_seed_comparison
+from lab.analysis.seeds import DEFAULT_CONFIDENCE, group_by_seed, has_seed_groups
 from lab.domains.registry import headline_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
+from lab.rundir.directory import CONFIG_FILE
 from lab.rundir.results import RunResults, read_run
+from lab.sweeps.record import cell_dirs
+
+log = logging.getLogger("collapse_lab")
 
 # Shown for every run after its domain's headline columns: what the regime made its data.
 LOOP_COLUMNS = ("synthetic_fraction",)
@@ -31,31 +39,63 @@ class LabelledRun:
     results: RunResults
 
 
-def compare(paths: list[Path], out_dir: Path) -> str:
+def compare(paths: list[Path], out_dir: Path, confidence: float = DEFAULT_CONFIDENCE) -> str:
     """Write compare.csv, plots/<metric>.png and last_grids.png (when the runs have grids) to
-    `out_dir`; return the table."""
-    runs = _labelled([read_run(path) for path in paths])
+    `out_dir`; return the table. A folder of runs (a sweep, a night's seeds) stands for the
+    runs in it. When some runs differ only in their seed, they are compared as groups of
+    seeds (lab/analysis/seed_compare.py: seeds.csv, differences.csv, plots with bands)."""
+    results = read_runs(paths)
+    runs = _labelled(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = _metric_columns(runs)
     (out_dir / "compare.csv").write_bytes(_long_csv(runs, columns))
     plots = out_dir / "plots"
     plots.mkdir(exist_ok=True)
-    for metric in columns:
-        series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
-        (plots / f"{metric}.png").write_bytes(comparison_plot(metric, series))
+    groups = group_by_seed(results)
+    if has_seed_groups(groups):
+        table = write_seed_comparison(groups, columns, _headline(runs), out_dir, confidence)
+    else:
+        for metric in columns:
+            series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
+            (plots / f"{metric}.png").write_bytes(comparison_plot(metric, series))
+        table = final_table(runs)
     with_grids = [run for run in runs if run.results.grid_paths()]
     if with_grids:
         _grid_strip(with_grids).save(out_dir / "last_grids.png")
-    return final_table(runs)
+    return table
+
+
+def read_runs(paths: list[Path]) -> list[RunResults]:
+    """Each path's run; a folder that is not a run but holds runs (a sweep's folder, in its
+    cells' order, or any folder of run directories) stands for its runs that have finished
+    a generation."""
+    results = []
+    for path in paths:
+        inside = _runs_inside(path)
+        if inside is None:
+            results.append(read_run(path))
+            continue
+        for run_dir in inside:
+            run = read_run(run_dir)
+            if run.rows:
+                results.append(run)
+            else:
+                log.warning("leaving out %s: no generation finished yet", run_dir)
+    return results
+
+
+def _runs_inside(path: Path) -> list[Path] | None:
+    if not path.is_dir() or (path / CONFIG_FILE).is_file():
+        return None
+    listed = cell_dirs(path)
+    found = listed if listed is not None else sorted(p for p in path.iterdir() if p.is_dir())
+    found = [p for p in found if (p / CONFIG_FILE).is_file()]
+    return found or None
 
 
 def final_table(runs: list[LabelledRun]) -> str:
     """Each run's first and last generation for the headline metrics it has."""
-    headline: list[str] = []
-    for run in runs:
-        headline += [m for m in headline_of(run.results.config) if m not in headline]
-    headline += LOOP_COLUMNS
-    metrics = [m for m in headline if any(m in r.results.metric_columns for r in runs)]
+    metrics = _headline(runs)
     cells = {
         (run.label, m): f"{_value(run.results.rows[0], m)} -> {_value(run.results.rows[-1], m)}"
         for run in runs
@@ -71,6 +111,15 @@ def final_table(runs: list[LabelledRun]) -> str:
         row = "".join(cells[run.label, m].rjust(cell) for m in metrics)
         lines.append(f"{run.label:<{width}}{len(run.results.rows):>6}{row}")
     return "\n".join(lines)
+
+
+def _headline(runs: list[LabelledRun]) -> list[str]:
+    """The domains' headline columns, then the loop's, that some run has."""
+    headline: list[str] = []
+    for run in runs:
+        headline += [m for m in headline_of(run.results.config) if m not in headline]
+    headline += LOOP_COLUMNS
+    return [m for m in headline if any(m in r.results.metric_columns for r in runs)]
 
 
 def _value(row: dict[str, str], metric: str) -> str:

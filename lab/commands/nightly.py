@@ -1,6 +1,9 @@
 """`collapse-lab nightly SUITE`: run the nightly suite into <output>/<date>/ and update the
 index page of every night.
 
+The entries run one after another on this machine, side by side on its GPU cards with
+`--parallel N` (one card each), or as Ray tasks with `--executor ray`.
+
 Exit status: 0 when every entry finished and no final metric moved past its tolerance since
 the previous night; 1 when an entry failed or the regression flag is raised (so cron mails
 someone); 2 when the suite file is invalid. See docs/nightly.md.
@@ -13,7 +16,7 @@ import re
 import time
 from pathlib import Path
 
-from lab.commands.options import add_overrides
+from lab.commands.options import add_executor_options, add_overrides
 from lab.errors import ConfigError
 
 HELP = "run the nightly suite and update runs/nightly/index.html"
@@ -32,11 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index-only", action="store_true", help="only rebuild the index page from past nights"
     )
+    add_executor_options(parser)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from lab.commands.options import executor_from
     from lab.nightly.index import changes, night_problems, read_nights, write_index
     from lab.nightly.night import run_night
+    from lab.nightly.prune import prune_nights
     from lab.nightly.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -47,7 +53,9 @@ def handle(args: argparse.Namespace) -> int:
     date = args.date or time.strftime("%Y-%m-%d")
     if not _DATE.fullmatch(date):
         raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
-    run_night(suite, args.suite, date, args.overrides)
+    run_night(suite, args.suite, date, args.overrides, executor=executor_from(args))
+    if suite.keep_samples_nights is not None:
+        prune_nights(root, suite.keep_samples_nights)
     index = write_index(root)
     nights = read_nights(root)
     tonight = next(night for night in nights if night["date"] == date)

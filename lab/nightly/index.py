@@ -15,9 +15,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from lab.nightly.night import FINISHED, NIGHT_FILE
+from lab.nightly.night import NIGHT_FILE
 from lab.nightly.suite import Tolerance
 from lab.rundir.atomic import write_atomic
+from lab.sweeps.cells import FINISHED
 
 log = logging.getLogger("collapse_lab")
 

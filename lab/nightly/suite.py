@@ -16,6 +16,7 @@ from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build
 
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SEED_KEY = "seed"
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,40 @@ class SuiteEntry:
     # Per-metric tolerances; they replace the suite's default for the same metric.
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     timeout_minutes: float | None = field(default=None, metadata=bounds(gt=0))
+    # Several seeds: one run per seed, <date>/<name>/seed=<s>/, each tracked night to night
+    # on its own; `collapse-lab compare <date>/<name>` gives their mean and interval.
+    seeds: tuple[int, ...] = ()
 
     def check(self, prefix: str) -> None:
         if not _ENTRY_NAME.fullmatch(self.name):
             raise SchemaError(
                 f"{prefix}.name", "must be a folder name (letters, digits, '_', '-', '.')"
             )
+        for seed in self.seeds:
+            if self.seeds.count(seed) > 1:
+                raise SchemaError(f"{prefix}.seeds", f"lists seed {seed} twice")
+        if self.seeds and any(text.partition("=")[0].strip() == SEED_KEY for text in self.set):
+            raise SchemaError(
+                f"{prefix}.set", f"sets '{SEED_KEY}' and the entry lists seeds; keep one of them"
+            )
+
+    def runs(self) -> list[NightRun]:
+        """One run without seeds; with seeds, one per seed in a folder of the entry's name."""
+        if not self.seeds:
+            return [NightRun(self.name, self, self.set)]
+        return [
+            NightRun(f"{self.name}/{SEED_KEY}={seed}", self, (*self.set, f"{SEED_KEY}={seed}"))
+            for seed in self.seeds
+        ]
+
+
+@dataclass(frozen=True)
+class NightRun:
+    """One run of a night: its folder under <date>/ and its --set overrides."""
+
+    name: str
+    entry: SuiteEntry
+    overrides: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,9 @@ class NightlySuite:
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     # Further final metrics shown on the index page without a tolerance.
     headline: tuple[str, ...] = ()
+    # Keep samples/ and checkpoints/ of only this many newest finished nights (metrics,
+    # grids, reports and logs are always kept); null keeps everything.
+    keep_samples_nights: int | None = field(default=None, metadata=bounds(ge=0))
 
     def check(self, prefix: str) -> None:
         if not self.entries:
@@ -79,6 +111,9 @@ class NightlySuite:
 
     def tolerances(self, entry: SuiteEntry) -> dict[str, Tolerance]:
         return {**self.tolerance, **entry.tolerance}
+
+    def runs(self) -> list[NightRun]:
+        return [run for entry in self.entries for run in entry.runs()]
 
 
 def load_suite(path: Path) -> NightlySuite:

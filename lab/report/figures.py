@@ -211,3 +211,37 @@ def _generation_colours(count: int) -> list[tuple[float, ...]]:
 
     cmap = colormaps["viridis"]
     return [cmap(i / max(1, count - 1) * 0.9) for i in range(count)]
+
+
+def band_plot(
+    column: str,
+    series: Sequence[
+        tuple[str, Sequence[int], Sequence[float], Sequence[float | None], Sequence[float | None]]
+    ],
+    band_label: str,
+) -> bytes:
+    """One metric against generation with a line per group of seeds, its mean, and a shaded
+    band from low to high (the t-interval) where the group has one: (label, generations,
+    means, lows, highs), a None low or high leaving a generation without band."""
+    figure = Figure(figsize=COMPARISON_FIGSIZE, layout="constrained")
+    axes = figure.add_subplot()
+    longest: list[int] = []
+    for label, generations, means, lows, highs in series:
+        marker = "o" if len(generations) <= MAX_MARKED_POINTS else None
+        (line,) = axes.plot(generations, means, marker=marker, label=label)
+        banded = [
+            low is not None and high is not None for low, high in zip(lows, highs, strict=True)
+        ]
+        if any(banded):
+            low = [np.nan if value is None else value for value in lows]
+            high = [np.nan if value is None else value for value in highs]
+            axes.fill_between(
+                generations, low, high, where=banded, color=line.get_color(), alpha=0.2, lw=0
+            )
+        longest = max(longest, list(generations), key=len)
+    axes.set_title(f"{column} ({band_label})")
+    axes.set_xlabel("generation")
+    _integer_ticks(axes, longest)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    return png(figure)
