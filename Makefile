@@ -68,9 +68,11 @@ test: $(STAMP)
 errors-doc: $(STAMP)
 	COLLAPSE_LAB_WRITE_ERRORS_DOC=1 $(BIN)/python -m pytest -q tests/test_bad_inputs.py
 
-# Our PRDC against the prdc package (speed, equal numbers, memory); writes bench/RESULTS.md.
+# Our PRDC against the prdc package (speed, equal numbers, memory), then the tail split,
+# Vendi and copy_fraction against their references; writes bench/RESULTS.md.
 bench-metrics: $(STAMP)
 	$(BIN)/python -m bench.prdc_bench --output bench/RESULTS.md
+	$(BIN)/python -m bench.collapse_bench --output bench/RESULTS.md
 
 # The GPU path against the pytorch/examples baselines (bench/speed.py): writes the machine's
 # section of bench/RESULTS.md and bench/results.json. SIZE=auto (default) is full on a GPU

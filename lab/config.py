@@ -94,6 +94,25 @@ _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
+class EarlyCollapseConfig:
+    """Early collapse (lab/analysis/timeline.py): the first generation in which one of the
+    domain's tail columns (images: tail_recall, rare_class_recall) is below `tails_below`
+    times its generation-0 value while its quality column (images: fid) is still at most
+    `quality_within` times its generation-0 value: the tails went first."""
+
+    tails_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+    quality_within: float = field(default=1.5, metadata=bounds(ge=1))
+
+
+@dataclass(frozen=True)
+class LateCollapseConfig:
+    """Late collapse: the first generation in which one of the domain's diversity columns
+    (images: vendi, class_entropy) is below `diversity_below` times the real data's value."""
+
+    diversity_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+
+
+@dataclass(frozen=True)
 class CheckConfig:
     """Thresholds for `collapse-lab check RUN`, per metrics.csv column, applied to every
     generation. Names are checked against the run's columns when the check runs, since the
@@ -103,6 +122,9 @@ class CheckConfig:
     min: dict[str, float] = field(default_factory=dict)
     # Largest allowed factor over the first generation's value, e.g. fid: 3.0.
     max_increase: dict[str, float] = field(default_factory=dict, metadata=bounds(gt=0))
+    # When each stage of collapse began, shown by `check` and the report (no exit code).
+    early_collapse: EarlyCollapseConfig = field(default_factory=EarlyCollapseConfig)
+    late_collapse: LateCollapseConfig = field(default_factory=LateCollapseConfig)
 
     def check(self, prefix: str) -> None:
         for kind in ("max", "min", "max_increase"):

@@ -52,8 +52,11 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pa
 
 def assert_matches_row(measured: dict, row: dict[str, str]) -> None:
     """eval's numbers are the row's, as metrics.csv writes them; the row only adds what the
-    loop knows (generation, training set, steps, divergence)."""
+    loop knows (generation, training set, steps, divergence), and copy_fraction unless eval
+    was given the training set (--train)."""
     loop_only = {"generation", "synthetic_fraction", "train_steps", "diverged"}
+    if "copy_fraction" not in measured:
+        loop_only.add("copy_fraction")
     assert set(measured) == set(row) - loop_only
     for name, value in measured.items():
         assert ("nan" if value is None else format_value(value)) == row[name], name

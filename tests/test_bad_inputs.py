@@ -428,6 +428,23 @@ def check_without_thresholds(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return ["check", str(_finished_run(tmp))]
 
 
+def eval_one_training_image(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    sets = {"real": 8, "fake": 8, "train": 1}
+    for name, count in sets.items():
+        (tmp / name).mkdir()
+        for index in range(count):
+            Image.new("L", (12, 12), index * 20).save(tmp / name / f"{index}.png")
+    return [
+        "eval",
+        str(tmp / "real"),
+        str(tmp / "fake"),
+        "--feature-space",
+        "inception",
+        "--train",
+        str(tmp / "train"),
+    ]
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -528,6 +545,9 @@ CASES = {
         "check without thresholds on a Gaussian run",
         check_without_thresholds,
         ("--max mean_log_variance=VALUE",),
+    ),
+    "eval-train-one-image": Case(
+        "eval --train with one image", eval_one_training_image, ("'<tmp>/train'", "--train")
     ),
 }
 

@@ -61,6 +61,32 @@ def test_folders_with_a_judge_give_every_number(digits, tiny_config, capsys) -> 
     assert metrics["fid"] > 0
 
 
+def test_the_training_set_adds_copy_fraction(digits, tiny_config, capsys) -> None:
+    """FAKE is the training digits themselves: every one a copy of TRAIN; the held-out digits,
+    never trained on, are not all copies. Tail, bulk and Vendi columns come without --train."""
+    code, report, _ = run_eval(
+        capsys, digits["real"], digits["fake"], "--judge-config", tiny_config, "--json"
+    )
+    assert code == 0 and "copy_fraction" not in report["metrics"]
+    assert {"tail_recall", "bulk_recall", "tail_coverage", "bulk_coverage", "vendi"} <= set(
+        report["metrics"]
+    )
+    copied = run_eval(
+        capsys,
+        digits["fake"],
+        "--judge-config",
+        tiny_config,
+        "--train",
+        digits["fake_npz"],
+        "--json",
+    )[1]["metrics"]
+    assert copied["copy_fraction"] == 1.0
+    unseen = run_eval(
+        capsys, digits["real"], "--judge-config", tiny_config, "--train", digits["fake"], "--json"
+    )[1]["metrics"]
+    assert unseen["copy_fraction"] < 1.0
+
+
 def test_a_folder_against_itself_is_perfect(digits, tiny_config, capsys) -> None:
     code, report, _ = run_eval(
         capsys, digits["real"], digits["real"], "--judge-config", tiny_config, "--json"

@@ -61,6 +61,10 @@ def test_compare_writes_table_plots_and_strip(runs, tmp_path) -> None:
     assert {r["run"] for r in rows} == {"tiny_replace (replace)", "tiny_accumulate (accumulate)"}
     for metric in ("fid", "class_entropy", "classes_covered", "synthetic_fraction"):
         assert (out / "plots" / f"{metric}.png").stat().st_size > 0
+    # The tail, diversity and copy columns, in the table, the long CSV and the plots.
+    for metric in ("tail_recall", "vendi", "copy_fraction"):
+        assert metric in table.splitlines()[0] and rows[0][metric]
+        assert (out / "plots" / f"{metric}.png").stat().st_size > 0
     assert (out / "last_grids.png").stat().st_size > 0
 
 

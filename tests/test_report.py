@@ -125,6 +125,7 @@ def test_report_has_one_grid_per_generation_and_one_plot_per_metric(run_dir: Pat
     assert grids == [f"grids/gen_{g:03d}.png" for g in range(GENERATIONS)]
     columns = _metric_columns(run_dir)
     assert "share_0" in columns and "fid" in columns
+    assert {"tail_recall", "bulk_coverage", "vendi", "copy_fraction"} <= set(columns)
     plots = [src for src in page.images if src.startswith("plots/metric_")]
     assert plots == [f"plots/metric_{column}.png" for column in columns]
     assert "plots/heatmap_share.png" in page.images
@@ -136,6 +137,9 @@ def test_report_shows_the_configs_check_results(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
     assert 'max fid 1e+06</td><td class="ok">holds' in text
     assert 'min classes_covered 11</td><td class="bad">violated' in text
+    # A real run has the timeline's columns, so its report shows a line per stage.
+    assert "<h2>Collapse timeline</h2>" in text
+    assert "<li>early collapse: " in text and "<li>late collapse: " in text
 
 
 def test_each_generation_logs_its_loss_curves(run_dir: Path) -> None:

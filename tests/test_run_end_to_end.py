@@ -14,6 +14,8 @@ import yaml
 from PIL import Image
 
 from lab.cli import main
+from lab.config import load_config
+from lab.data.load import load_real_data
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
 from lab.rundir.locks import LOCK_FILE
 from tests.conftest import TINY_EXPERIMENT, assert_matches_row
@@ -127,16 +129,29 @@ def test_a_foreign_folder_is_refused(write_config, tmp_path, capsys) -> None:
     assert "not a collapse-lab run directory" in capsys.readouterr().err
 
 
-def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(finished, capsys) -> None:
-    """`collapse-lab eval FAKE --judge-config RUN/config.yaml` measures FAKE against the
-    held-out digits exactly as the run measured that generation."""
+def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(
+    finished, tmp_path, capsys
+) -> None:
+    """`collapse-lab eval FAKE --judge-config RUN/config.yaml --train SET` measures FAKE
+    against the held-out digits exactly as the run measured that generation, copy_fraction
+    included when SET is what the generation trained on: the real training digits for
+    generation 0, the previous generation's samples after it (regime replace)."""
     _, run_dir = finished
+    real_train = tmp_path / "real_train.npz"
+    images = load_real_data(load_config(run_dir / "config.yaml").data).train.images
+    np.savez(real_train, images=images.numpy())
     for generation, row in enumerate(_rows(run_dir)):
         samples = run_dir / generation_files(generation)["samples"]
+        trained_on = real_train
+        if generation:
+            trained_on = run_dir / generation_files(generation - 1)["samples"]
         command = ["eval", str(samples), "--judge-config", str(run_dir / "config.yaml"), "--json"]
         capsys.readouterr()  # what earlier commands printed
-        assert main(command) == 0
+        assert main([*command, "--train", str(trained_on)]) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["real"] == "the mnist5k held-out set"
+        assert "copy_fraction" in report["metrics"]
         assert_matches_row(report["metrics"], row)
         assert {f"share_{d}" for d in range(10)} <= set(report["metrics"])
+    assert main(command) == 0  # without --train, no copy_fraction
+    assert "copy_fraction" not in json.loads(capsys.readouterr().out)["metrics"]

@@ -5,6 +5,11 @@ the run's config (`check:` section) and from the flags below, which override the
 value for the same metric. Exit status: 0 when every threshold holds; 1 with one line per
 violated threshold (metric, first generation that breaks it, its value, the limit); 2 when
 the run cannot be read or a threshold names a metric the run does not have.
+
+Before the thresholds it prints the collapse timeline (lab/analysis/timeline.py): from which
+generation on early collapse (tails lost while FID holds) and late collapse (variety lost)
+are visible, by the fractions in the config's check.early_collapse and check.late_collapse.
+The timeline never changes the exit status.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from lab.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when a check runs, so `collapse-lab --help` loads less
     from lab.analysis.monitor import Kind, Threshold
+    from lab.analysis.timeline import Stage
+    from lab.config import CheckConfig
     from lab.rundir.results import RunResults
 
 HELP = "check a run's metrics against collapse thresholds (exit 0 ok, 1 violated, 2 unreadable)"
@@ -66,8 +73,11 @@ def handle(args: argparse.Namespace) -> int:
         raw, source = read_experiment(args.config)[0], str(args.config)
     else:
         raw, source = results.config, str(args.run_dir / "config.yaml")
-    from_config = config_thresholds(check_section(raw, source), source)
+    section = check_section(raw, source)
+    from_config = config_thresholds(section, source)
     thresholds = combine(from_config, flag_thresholds(args))
+    for stage in timeline_of(results, section):
+        print(stage.line())
     if not thresholds:
         raise ConfigError(
             f"no thresholds to check: {source} has no check: section and no flag was given; "
@@ -98,6 +108,15 @@ def _example(results: RunResults) -> str:
         f"pass e.g. --max {column}=VALUE or --min {column}=VALUE, for any column of its "
         f"metrics.csv ({', '.join(known)})"
     )
+
+
+def timeline_of(results: RunResults, section: CheckConfig) -> list[Stage]:
+    """The run's collapse timeline, when its kind of data has one."""
+    from lab.analysis.timeline import collapse_timeline
+    from lab.domains.registry import signals_of
+
+    signals = signals_of(results.config)
+    return collapse_timeline(results, signals, section) if signals else []
 
 
 def flag_thresholds(args: argparse.Namespace) -> list[Threshold]:

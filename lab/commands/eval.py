@@ -2,8 +2,9 @@
 
 FAKE (and REAL) are folders of images (PNG, JPEG, ...) of one size, or .npz files with uint8
 images [N, C, H, W] under the key `images` (what `collapse-lab run` writes to
-samples/gen_NNN.npz). Prints FID, precision, recall, density, coverage and the homogeneity
-ratios, computed by the same code as a run's metrics.csv.
+samples/gen_NNN.npz). Prints FID, precision, recall, density, coverage, the homogeneity
+ratios, tail and bulk recall and coverage and the Vendi score, computed by the same code as a
+run's metrics.csv.
 
 Without REAL, FAKE is measured against the held-out set of --judge-config's dataset with its
 true labels, exactly as every generation of that experiment is: eval of a run's own samples
@@ -20,6 +21,11 @@ Feature spaces (default: the config's metrics.feature_space, else judge):
 With --judge-config, the judge also labels the images, which adds the label columns of its
 dataset: class shares and per-class recall for digits, attribute prevalence for CelebA, none
 for a folder of faces.
+
+--train SET names the images FAKE's generator trained on (a folder or a .npz, e.g. the
+previous generation's samples/gen_NNN.npz for a run with regime replace) and adds
+copy_fraction, the share of FAKE that copies them; without it that column is left out, since
+nothing else says what the generator saw.
 """
 
 from __future__ import annotations
@@ -67,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--kid", action="store_true", help="add KID (kid, kid_std)")
     parser.add_argument(
+        "--train",
+        type=Path,
+        metavar="SET",
+        help="the images FAKE's generator trained on (a folder or a .npz): adds copy_fraction, "
+        "the share of FAKE that copies them",
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         help="where real-set features are cached (default: the judge config's cache_dir, "
@@ -81,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
     from lab.device import plan_device
     from lab.domains.images.evaluation import ImageFiles, score
     from lab.domains.images.settings import ImageDataConfig, MetricsConfig
-    from lab.errors import ConfigError
+    from lab.errors import ConfigError, DataError
 
     if len(args.sets) > 2:
         raise ConfigError(
@@ -115,15 +128,23 @@ def handle(args: argparse.Namespace) -> int:
     )
     fake = ImageFiles(fake_path, load_images(fake_path))
     real = ImageFiles(real_path[0], load_images(real_path[0])) if real_path else None
+    train = ImageFiles(args.train, load_images(args.train)) if args.train else None
     for given in (real, fake):
         if given is not None:
             _check_count(given.path, len(given.images), metrics)
-    train = config.train if config else None
+    if train is not None and len(train.images) < 2:
+        raise DataError(
+            f"'{train.path}' holds {len(train.images)} image, but the copy test compares each "
+            "training image with its nearest other one; give --train at least 2 images."
+        )
+    settings = config.train if config else None
     plan = plan_device(
-        train.accelerator if train else "auto", train.precision if train else "auto", True
+        settings.accelerator if settings else "auto",
+        settings.precision if settings else "auto",
+        True,
     )
     cache_dir = args.cache_dir or Path(config.cache_dir if config else "cache")
-    scored = score(fake, real, config, args.judge_config, metrics, plan, cache_dir)
+    scored = score(fake, real, config, args.judge_config, metrics, plan, cache_dir, train)
     report = {
         "real": scored.reference,
         "fake": str(fake_path),

@@ -49,6 +49,20 @@ class ReportSection:
     strip: bool = False
 
 
+@dataclass(frozen=True)
+class CollapseSignals:
+    """The metrics.csv columns in which a domain's runs show the two stages of collapse
+    (lab/analysis/timeline.py): early, the tails lost while overall quality holds; late, the
+    variety lost. A run may have only some of them (a face folder has no classes)."""
+
+    # Each compared with its generation-0 value (higher is better).
+    tails: tuple[str, ...]
+    # Compared with its generation-0 value (lower is better).
+    quality: str
+    # Each compared with the real data's value in the manifest's reference (higher is better).
+    diversity: tuple[str, ...]
+
+
 class Domain(Protocol):
     """One run's kind of data at work; built by `DomainSpec.open`, nothing loaded before
     `prepare`."""
@@ -84,3 +98,5 @@ class DomainSpec:
     open: Callable[[ExperimentConfig], Domain]
     # The report's sections of this kind (grids, heatmaps, theory curves), from the files.
     report_sections: Callable[[RunResults], list[ReportSection]]
+    # Where the collapse timeline reads its stages; None: this kind has no timeline.
+    signals: CollapseSignals | None = None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lab.config import ExperimentConfig
-    from lab.domains.protocol import Domain, DomainSpec, ReportSection
+    from lab.domains.protocol import CollapseSignals, Domain, DomainSpec, ReportSection
     from lab.rundir.results import RunResults
 
 # domain name -> the module that defines its SPEC.
@@ -84,6 +84,12 @@ def headline_of(raw_config: Mapping[str, Any]) -> tuple[str, ...]:
     """The headline columns of a run from its stored config (none for an unknown kind)."""
     spec = spec_of_data(_data_name(raw_config))
     return spec.headline if spec else ()
+
+
+def signals_of(raw_config: Mapping[str, Any]) -> CollapseSignals | None:
+    """The columns of a run's collapse timeline from its stored config (None: no timeline)."""
+    spec = spec_of_data(_data_name(raw_config))
+    return spec.signals if spec else None
 
 
 def report_sections(results: RunResults) -> list[ReportSection]:

@@ -342,3 +342,18 @@ def _settle_reals(
         distance = exact_squared(real, chunk, fake, None).sqrt()
         recall[chunk] = (distance < fake_distance).any(1)
         coverage[chunk] = distance.amin(1) < dc_radius[chunk].sqrt()
+
+
+def exact_pair_squared(a: Points, rows: Tensor, b: Points, cols: Tensor) -> Tensor:
+    """Like exact_squared, for the pairs (a[rows[i]], b[cols[i]]) only: float32 [len(rows)]."""
+    step = max(1, _EXACT_BLOCK // a.dim)
+    parts = []
+    for part_rows, part_cols in zip(rows.split(step), cols.split(step), strict=True):
+        products = (a.high[part_rows] * b.high[part_cols]).sum(1)
+        scale = a.norms[part_rows] + b.norms[part_cols]
+        squared = scale - 2 * products
+        squared = torch.where(squared <= _float64_error(a.dim) * scale, 0.0, squared)
+        parts.append(squared.float())
+    if not parts:
+        return torch.empty(0, dtype=torch.float32, device=a.high.device)
+    return torch.cat(parts)

@@ -29,6 +29,7 @@ from lab.metrics.neighbours import (
     knn_squared_radii,
     origin_of,
 )
+from lab.metrics.tails import sparsest, tail_and_bulk
 
 
 class PrecisionRecallDensityCoverage(Metric):
@@ -40,7 +41,8 @@ class PrecisionRecallDensityCoverage(Metric):
     carry labels (class indices or a bool matrix) and `compute` adds `recall_<name>` per
     label and `rare_class_recall`. With `reset_real_features=False`, `reset()` keeps the real
     set and its k-NN radii, so a loop that measures many generations against one real set
-    computes the real radii once.
+    computes the real radii once. With `tail_fraction`, `compute` adds recall and coverage
+    of the sparsest real points and of the rest (lab/metrics/tails.py).
     """
 
     is_differentiable = False
@@ -54,6 +56,7 @@ class PrecisionRecallDensityCoverage(Metric):
         label_names: Sequence[str] | None = None,
         reset_real_features: bool = True,
         tile: tuple[int, int] = DEFAULT_TILE,
+        tail_fraction: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -65,6 +68,7 @@ class PrecisionRecallDensityCoverage(Metric):
         self.label_names = tuple(label_names or ())
         self.reset_real_features = reset_real_features
         self.tile = tile
+        self.tail_fraction = tail_fraction
         self.add_state("real_features", default=[], dist_reduce_fx="cat")
         self.add_state("real_labels", default=[], dist_reduce_fx="cat")
         self.add_state("fake_features", default=[], dist_reduce_fx="cat")
@@ -109,6 +113,9 @@ class PrecisionRecallDensityCoverage(Metric):
         if self.label_names:
             labels = dim_zero_cat(self.real_labels)
             result.update(recall_per_label(membership.real_in_fake_ball, labels, self.label_names))
+        if self.tail_fraction is not None:
+            tail = sparsest(radii[self.k_density], self.tail_fraction)
+            result.update(tail_and_bulk(membership, tail))
         return {name: torch.tensor(value, dtype=torch.float64) for name, value in result.items()}
 
     def _real_points(self) -> tuple[Points, dict[int, Tensor]]:

@@ -57,6 +57,8 @@ class Contents:
     loss_plot: str | None
     checks: list[CheckRow] = field(default_factory=list)
     check_error: str | None = None
+    # The collapse timeline, one line per stage (lab/analysis/timeline.py).
+    timeline: list[str] = field(default_factory=list)
 
 
 def render(contents: Contents) -> str:
@@ -71,6 +73,7 @@ def render(contents: Contents) -> str:
         "generation after generation.</p>",
         _summary(results),
     ]
+    parts += _timeline(contents.timeline)
     parts += _checks(contents)
     if not results.rows:
         parts.append("<h2>Generations</h2><p>No generation has finished yet.</p>")
@@ -123,6 +126,17 @@ def _summary(results: RunResults) -> str:
         items.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items)
     return f'<dl class="summary">{rows}</dl>'
+
+
+def _timeline(lines: Sequence[str]) -> list[str]:
+    if not lines:
+        return []
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    note = (
+        '<p class="muted">From the thresholds in config.yaml\'s check.early_collapse and '
+        "check.late_collapse; collapse-lab check RUN prints the same lines.</p>"
+    )
+    return _section("Collapse timeline", f'<ul class="timeline">{items}</ul>{note}')
 
 
 def _checks(contents: Contents) -> list[str]:

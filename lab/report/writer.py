@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.analysis.monitor import check_section, config_thresholds, evaluate
-from lab.domains.registry import report_sections
+from lab.analysis.timeline import collapse_timeline
+from lab.domains.registry import report_sections, signals_of
 from lab.errors import LabError
 from lab.report import figures
 from lab.report.figures import PLOTS_DIR
@@ -79,12 +80,17 @@ def _loss_plot(results: RunResults, plots: dict[str, bytes]) -> str | None:
 
 
 def _checks(results: RunResults) -> dict[str, Any]:
-    """The run's own `check:` thresholds and whether they hold, for the report's top."""
+    """The run's own `check:` thresholds and whether they hold, and its collapse timeline,
+    for the report's top."""
     source = str(results.path / CONFIG_FILE)
     try:
-        thresholds = config_thresholds(check_section(results.config, source), CONFIG_FILE)
+        section = check_section(results.config, source)
+        thresholds = config_thresholds(section, CONFIG_FILE)
+        signals = signals_of(results.config)
+        stages = collapse_timeline(results, signals, section) if signals else []
+        timeline = {"timeline": [stage.line() for stage in stages]} if stages else {}
         if not thresholds or not results.rows:
-            return {}
+            return timeline
         violations = {v.threshold: v for v in evaluate(results, thresholds)}
     except LabError as err:
         return {"check_error": str(err)}
@@ -94,7 +100,7 @@ def _checks(results: RunResults) -> dict[str, Any]:
         violation = violations.get(threshold)
         detail = violation.line() if violation else f"holds in all {len(results.rows)} generations"
         rows.append(CheckRow(text, violation is None, detail))
-    return {"checks": rows}
+    return {"checks": rows, **timeline}
 
 
 def _file_safe(name: str) -> str:

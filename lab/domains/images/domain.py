@@ -26,7 +26,7 @@ from lab.data.load import load_real_data
 from lab.device import DevicePlan, plan_device
 from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
-from lab.domains.images.measure import check_metric_sizes, heldout_metrics
+from lab.domains.images.measure import LATER_COLUMNS, check_metric_sizes, heldout_metrics
 from lab.domains.protocol import Block
 from lab.errors import ConfigError
 from lab.memory import refuse_if_too_large
@@ -91,7 +91,7 @@ class ImageDomain:
         faults.reached(f"trained:{generation}")
         drawn, grid = draw_samples(config, generation, model, plan)
         faults.reached(f"sampled:{generation}")
-        metrics, labels = self.measure(drawn)
+        metrics, labels = self.measure(drawn, trained_on=training.images)
         faults.reached(f"measured:{generation}")
         files = generation_files(generation)
         state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
@@ -106,12 +106,14 @@ class ImageDomain:
             files["checkpoint"]: buffer.getvalue(),
             files["provenance"]: training.provenance_csv(),
         }
+        later = {name: metrics.pop(name) for name in LATER_COLUMNS if name in metrics}
         row = {
             "generation": generation,
             **metrics,
             "synthetic_fraction": training.synthetic_fraction,
             "train_steps": steps,
             "diverged": int(diverged is not None),
+            **later,
         }
         seconds = time.perf_counter() - began
         details: dict[str, object] = {"training_set": training.composition()}

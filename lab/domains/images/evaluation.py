@@ -53,9 +53,12 @@ def score(
     metrics: MetricsConfig,
     plan: DevicePlan,
     cache_dir: Path,
+    train: ImageFiles | None = None,
 ) -> Scored:
     """Every metric of `fake` against `real` (None: the config's held-out set), in the space
-    `metrics.feature_space` names; the label metrics too when `config` names a judge."""
+    `metrics.feature_space` names; the label metrics too when `config` names a judge, and
+    copy_fraction when `train` gives the images `fake`'s generator trained on."""
+    trained_on = train.images if train is not None else None
     if config is None:
         if real is None:
             raise ValueError("scoring against a held-out set needs its config")
@@ -70,9 +73,9 @@ def score(
             plan,
             _files_cache(cache_dir, real.images, space),
         )
-        return Scored(str(real.path), len(real.images), measure(fake.images)[0])
+        return Scored(str(real.path), len(real.images), measure(fake.images, trained_on)[0])
     data = load_real_data(config.data)
-    for given in (fake, real):
+    for given in (fake, real, train):
         if given is not None:
             _check_shape(given, data.train.image_shape, config_path, data.name)
     judge, _ = load_or_train_judge(config, data, plan)
@@ -97,7 +100,7 @@ def score(
         plan,
         features,
     )
-    return Scored(described, len(reference), measure(fake.images)[0])
+    return Scored(described, len(reference), measure(fake.images, trained_on)[0])
 
 
 def _inception(metrics: MetricsConfig) -> FeatureSpace:

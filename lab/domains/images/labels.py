@@ -62,6 +62,9 @@ class ClassCoverage:
         real_labels = predict_labels(judge, reference.images, plan, config.batch_size)
         self.real_shares = class_shares(real_labels, len(names))
         self.reference = {f"share_{c}": float(share) for c, share in enumerate(self.real_shares)}
+        # The real entropy is what late collapse is measured against (lab/analysis/timeline.py).
+        real = class_metrics(real_labels, self.real_shares, config.covered_share_fraction)
+        self.reference["class_entropy"] = float(real["class_entropy"])
         self.report: dict[str, Any] = {}
 
     def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor]:

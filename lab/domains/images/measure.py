@@ -24,9 +24,16 @@ from lab.domains.images.settings import MetricsConfig
 from lab.errors import ConfigError
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
+from lab.metrics.memorisation import COLUMN as COPY_COLUMN
+from lab.metrics.memorisation import CopyFraction
+from lab.metrics.tails import COLUMNS as TAIL_COLUMNS
 from lab.rundir.storage import sha256_file
 from lab.schema import to_plain
 from models.judges import Judge, JudgeFeatures
+
+# Columns added after the loop's own (synthetic_fraction, train_steps, diverged) in
+# metrics.csv, being newer: a new column only ever goes at the end.
+LATER_COLUMNS = (*TAIL_COLUMNS, "vendi", COPY_COLUMN)
 
 
 class GenerationMetrics:
@@ -37,7 +44,9 @@ class GenerationMetrics:
     shares for digits, attribute prevalence for CelebA, none for a folder of faces.
     Per-label recall groups the reference images by their labels: the true labels of a
     dataset's held-out set, or, for a reference without them (a folder given to eval), the
-    judge's labels of it.
+    judge's labels of it. `reference` holds the reference set's own value of the columns
+    that have one (label shares, class entropy, vendi; copy_fraction once
+    `record_real_copy_rate` has measured it).
     """
 
     def __init__(
@@ -55,35 +64,48 @@ class GenerationMetrics:
         self.plan = plan
         self.space = space
         self.coverage = kind.coverage(judge, reference, names, config, plan)
-        self.reference = self.coverage.reference
         real_features = cached_features(
             features_path, space, reference.images, plan, config.batch_size
         )
+        self.real_features = real_features
         groups = None
         if kind.labelled:
             groups = reference.labels
             if groups is None:
                 groups = predict_labels(judge, reference.images, plan, config.batch_size)
         self.compare = FeatureMetrics(real_features, config, groups, names if kind.labelled else ())
+        self.reference = {**self.coverage.reference, **self.compare.reference}
 
-    def __call__(self, samples: torch.Tensor) -> tuple[dict[str, float | int], torch.Tensor | None]:
-        """(metric name -> value, the judge's labels of the samples, None for unlabelled data)."""
+    def __call__(
+        self, samples: torch.Tensor, trained_on: torch.Tensor | None = None
+    ) -> tuple[dict[str, float | int], torch.Tensor | None]:
+        """(metric name -> value, the judge's labels of the samples, None for unlabelled data).
+        With `trained_on`, the images the samples' generator trained on, copy_fraction too."""
         features = self.space.extract(samples, self.plan, self.config.batch_size)
         coverage, labels = self.coverage(samples)
         distribution = self.compare(features)
         metrics: dict[str, float | int] = {"fid": distribution.pop("fid")}
         metrics.update(coverage)
         metrics.update(distribution)
+        if trained_on is not None:
+            training = self.space.extract(trained_on, self.plan, self.config.batch_size)
+            metrics[COPY_COLUMN] = CopyFraction(training)(features)
         return metrics, labels
+
+    def record_real_copy_rate(self, training_features: torch.Tensor) -> None:
+        """The reference's copy_fraction against a training set it is not part of: what a
+        model that generalises, rather than copies, scores."""
+        self.reference[COPY_COLUMN] = CopyFraction(training_features)(self.real_features)
 
 
 def heldout_metrics(
     config: ExperimentConfig, real: RealData, judge: Judge, plan: DevicePlan
 ) -> GenerationMetrics:
     """What every generation of a run of `config` is measured with: the real held-out set,
-    its true labels, and its features cached per (dataset, split, extractor)."""
+    its true labels, and its features cached per (dataset, split, extractor); its real copy
+    rate is measured against the real training set."""
     space = feature_space(config, judge)
-    return GenerationMetrics(
+    measure = GenerationMetrics(
         space,
         judge,
         label_kind(real),
@@ -93,6 +115,15 @@ def heldout_metrics(
         plan,
         real_features_path(config, "heldout", space),
     )
+    train_features = cached_features(
+        real_features_path(config, "train", space),
+        space,
+        real.train.images,
+        plan,
+        config.metrics.batch_size,
+    )
+    measure.record_real_copy_rate(train_features)
+    return measure
 
 
 def feature_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:

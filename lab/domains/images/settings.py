@@ -124,6 +124,10 @@ class MetricsConfig:
         "Gray_Hair",
         "Wearing_Hat",
     )
+    # The tail of the real held-out set: this share of its images with the largest
+    # density/coverage k-NN ball (the sparsest); tail_recall and tail_coverage are read over
+    # them, bulk_recall and bulk_coverage over the rest.
+    tail_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
 
     def check(self, prefix: str) -> None:
         for index, name in enumerate(self.rare_attributes):

@@ -6,7 +6,7 @@ import typing
 from typing import TYPE_CHECKING
 
 from lab.domains.images.settings import ImageDataConfig
-from lab.domains.protocol import DomainSpec
+from lab.domains.protocol import CollapseSignals, DomainSpec
 from lab.schema import SchemaError
 from models.registry import model_configs
 
@@ -24,6 +24,16 @@ HEADLINE = (
     "precision",
     "recall",
     "rare_class_recall",
+    "tail_recall",
+    "vendi",
+    "copy_fraction",
+)
+# Early collapse: the feature-space tail's recall, or the rarest class's, falls while FID
+# holds; late collapse: the samples' Vendi score, or their class entropy, falls.
+SIGNALS = CollapseSignals(
+    tails=("tail_recall", "rare_class_recall"),
+    quality="fid",
+    diversity=("vendi", "class_entropy"),
 )
 
 
@@ -65,4 +75,5 @@ SPEC = DomainSpec(
     check_experiment=_check,
     open=_open,
     report_sections=_report_sections,
+    signals=SIGNALS,
 )
