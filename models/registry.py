@@ -6,7 +6,8 @@ is how a config's model and data are checked to fit. An image model is a Lightni
 built as `cls(config, image_shape, lr)` that trains with `Trainer.fit` and offers
 `sample(n, generator, batch_size, temperature, truncation) -> uint8 [n, C, H, W]`; one whose
 training can fail (a GAN) may also set `diverged` to a sentence saying how, which the loop
-records. Imports are lazy so that loading a config does not pay for every model's dependencies.
+records (models/sampling.py sets it for any model whose images come out NaN or infinite).
+Imports are lazy so that loading a config does not pay for every model's dependencies.
 
 The vector experiments' Gaussian and mixture fits are not trained and live with their
 domain (lab/domains/vectors/).
