@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,7 +165,8 @@ class ExperimentConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     check: CheckConfig = field(default_factory=CheckConfig)
-    # Judges and real-set features are cached here, shared by every run.
+    # Judges and real-set features are cached here, shared by every run. A relative path in
+    # an experiment file is relative to that file's repository (anchored_cache_dir).
     cache_dir: str = "cache"
 
     def __post_init__(self) -> None:
@@ -211,8 +212,14 @@ class ExperimentConfig:
 BASE_KEY = "base"
 
 # Sections that watch a run without changing its numbers: editing them (e.g. tightening a
-# check threshold) must not stop an existing run directory from resuming.
-OBSERVER_SECTIONS = ("check", "logging")
+# check threshold) must not stop an existing run directory from resuming. cache_dir is one
+# too: what is cached there is found by its content, so a run resumed from another folder
+# (whose cache_dir is then spelled as an absolute path) computes the same numbers.
+OBSERVER_SECTIONS = ("check", "logging", "cache_dir")
+
+# A folder holding one of these is a repository: the folder an experiment file's relative
+# cache_dir is relative to (experiments/ and cache/ sit side by side in it).
+REPOSITORY_MARKERS = (".git", "pyproject.toml")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
@@ -224,9 +231,32 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     for key, value, _ in parsed:
         set_dotted(raw, key, value, parsed)
     try:
-        return build(ExperimentConfig, raw)
+        config = build(ExperimentConfig, raw)
     except SchemaError as err:
         raise ConfigError(f"{_source(err.key, path, parsed, origins)}: {err}.") from None
+    if any(key == "cache_dir" for key, _, _ in parsed):
+        return config  # typed on the command line, so relative to the current folder
+    return anchored_cache_dir(config, origins.get("cache_dir", path))
+
+
+def anchored_cache_dir(config: ExperimentConfig, source: Path) -> ExperimentConfig:
+    """`config` with its relative cache_dir taken relative to the repository of `source`, the
+    file that set it, so that `run` and `eval` share one cache from any folder. Spelled as
+    before when the current folder is that repository (the usual `make demo`), and left
+    relative to the current folder when `source` is in no repository."""
+    cache = Path(config.cache_dir)
+    home = repository_of(source)
+    if cache.is_absolute() or home is None or (home / cache).resolve() == cache.resolve():
+        return config
+    return replace(config, cache_dir=str(home.resolve() / cache))
+
+
+def repository_of(path: Path) -> Path | None:
+    """The nearest folder above `path` holding a .git or pyproject.toml, if any."""
+    for folder in path.resolve().parents:
+        if any((folder / marker).exists() for marker in REPOSITORY_MARKERS):
+            return folder
+    return None
 
 
 def read_experiment(path: Path) -> tuple[dict[str, Any], dict[str, Path]]:

@@ -6,7 +6,8 @@ is how a config's model and data are checked to fit. An image model is a Lightni
 built as `cls(config, image_shape, lr)` that trains with `Trainer.fit` and offers
 `sample(n, generator, batch_size, temperature, truncation) -> uint8 [n, C, H, W]`; one whose
 training can fail (a GAN) may also set `diverged` to a sentence saying how, which the loop
-records. A model whose architecture fixes the image side (the DCGAN) gives its config an
+records (models/sampling.py sets it for any model whose images come out NaN or infinite). A
+model whose architecture fixes the image side (the DCGAN) gives its config an
 `image_side_problem(side) -> str | None`, asked when a config loads. Imports are lazy so
 that loading a config does not pay for every model's dependencies.
 

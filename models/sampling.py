@@ -4,7 +4,10 @@ every image model draws its latents, batches and quantises the same way.
 A sample is a latent z drawn on the CPU from the caller's generator (N(0, I), or biased by
 `temperature` and `truncation`, see models/latents.py), so the same seed gives the same
 latents on any device; the model decodes it to intensities in [0, 1], which are quantised to
-uint8 by rounding, as every published image is.
+uint8 by rounding, as every published image is. A model whose decoded images hold NaN or
+infinite values has failed, whatever its losses said: `sample` sets its `diverged` sentence,
+which the loop records (metrics.csv `diverged` 1, the reason in the manifest), rather than
+let the quantisation turn those values into ordinary black or white pixels.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ class LatentImageSampler:
 
     latent_shape: tuple[int, ...]
     device: torch.device
+    # Why this model's training or sampling failed, in a sentence; None while it has not.
+    diverged: str | None = None
 
     def decode_to_unit(self, z: torch.Tensor) -> torch.Tensor:
         """Latents on the model's device -> images [n, C, H, W] with values in [0, 1]."""
@@ -38,8 +43,15 @@ class LatentImageSampler:
         `batch_size`."""
         self.eval()
         z = draw_latents((n, *self.latent_shape), generator, temperature, truncation)
-        parts = [
-            to_uint8(self.decode_to_unit(chunk.to(self.device))).cpu()
-            for chunk in z.split(batch_size)
-        ]
-        return torch.cat(parts)
+        parts, nonfinite = [], torch.zeros((), dtype=torch.int64, device=self.device)
+        for chunk in z.split(batch_size):
+            unit = self.decode_to_unit(chunk.to(self.device))
+            nonfinite += (~unit.isfinite()).sum()
+            parts.append(to_uint8(unit).cpu())
+        images = torch.cat(parts)
+        if int(nonfinite) and self.diverged is None:
+            self.diverged = (
+                f"the model gave NaN or infinite values for {int(nonfinite)} of {images.numel()} "
+                "sampled pixels (stored as 0 for NaN and -inf, 255 for +inf)"
+            )
+        return images

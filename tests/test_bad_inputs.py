@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -28,6 +29,9 @@ from PIL import Image
 from lab.cli import main
 from lab.config import load_config
 from lab.data.celeba import ATTR_FILE, IMAGE_DIR
+from lab.data.load import load_real_data
+from lab.device import plan_device
+from lab.domains.images.judging import load_or_train_judge
 from lab.rundir.directory import RunDirectory
 from lab.rundir.locks import RunLock
 from tests.celeba_fixtures import write_tiny_celeba
@@ -185,6 +189,51 @@ def corrupt_face_png(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
 def inception_without_weights(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("TORCH_HOME", str(tmp / "torch-home"))
     return _run(tmp, {"metrics": {"feature_space": "inception"}})
+
+
+def _digit_folder(folder: Path, images: torch.Tensor) -> Path:
+    folder.mkdir()
+    for index, image in enumerate(images):
+        Image.fromarray(image[0].numpy()).save(folder / f"{index:04d}.png")
+    return folder
+
+
+def identical_real_images(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    # A one-epoch judge keeps this quick; trained here, so that eval has only its error to say.
+    judge = {"max_epochs": 1, "batch_size": 256, "min_accuracy": 0.5}
+    config = _config(tmp, {"judge": judge})
+    real_data = load_real_data(load_config(config).data)
+    load_or_train_judge(load_config(config), real_data, plan_device("cpu", "32-true", True))
+    digits = real_data.heldout.images
+    real = _digit_folder(tmp / "real", digits[:1].repeat(20, 1, 1, 1))
+    fake = _digit_folder(tmp / "fake", digits[:20])
+    return ["eval", str(real), str(fake), "--judge-config", str(config)]
+
+
+def wide_pixels(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    folder = tmp / "scans"
+    folder.mkdir()
+    for index in range(8):
+        pixels = np.full((28, 28), 1000 * (index + 1), np.int32)
+        Image.fromarray(pixels).save(folder / f"{index}.tif")
+    return ["eval", str(folder), str(folder), "--feature-space", "inception"]
+
+
+def _inception_eval(tmp: Path, weights: Path) -> list[str]:
+    folder = _digit_folder(tmp / "images", torch.zeros(8, 1, 28, 28, dtype=torch.uint8))
+    space = ["--feature-space", "inception", "--inception-weights", str(weights)]
+    return ["eval", str(folder), str(folder), *space]
+
+
+def inception_weights_of_other_content(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    weights = tmp / "weights-inception-2015-12-05-6726825d.pth"
+    weights.write_bytes(b"<html>rate limit exceeded</html>")
+    return _inception_eval(tmp, weights)
+
+
+def inception_weights_folder(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "weights").mkdir()
+    return _inception_eval(tmp, tmp / "weights")
 
 
 _HELD_LOCKS: list[RunLock] = []
@@ -548,6 +597,22 @@ CASES = {
     ),
     "eval-train-one-image": Case(
         "eval --train with one image", eval_one_training_image, ("'<tmp>/train'", "--train")
+    ),
+    "identical-real": Case(
+        "eval: a real set of identical images",
+        identical_real_images,
+        ("real' cannot be the real reference set", "identical features"),
+    ),
+    "wide-pixels": Case(
+        "eval: 32-bit pixels beyond 0..255", wide_pixels, ("0.tif", "32-bit integer pixels")
+    ),
+    "inception-hash": Case(
+        "Inception weights file of other content",
+        inception_weights_of_other_content,
+        ("is not the published InceptionV3 weights file", "6726825d0af5f729"),
+    ),
+    "inception-folder": Case(
+        "Inception weights path is a folder", inception_weights_folder, ("a folder, not a file",)
     ),
 }
 

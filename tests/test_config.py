@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from lab.cli import main
-from lab.config import load_config
+from lab.config import OBSERVER_SECTIONS, load_config
 from lab.errors import ConfigError
+from lab.rundir.directory import RunDirectory
 from tests.conftest import TINY_EXPERIMENT
 
 
@@ -152,3 +153,43 @@ def test_an_error_in_an_inherited_key_names_the_base_file(tmp_path) -> None:
 
 def _tiny() -> dict:
     return dict(TINY_EXPERIMENT)
+
+
+def test_a_relative_cache_dir_belongs_to_the_config_files_repository(tmp_path, monkeypatch):
+    """`eval` from any folder finds the judge `run` trained: cache_dir is relative to the
+    repository holding the experiment file, not to the current folder (it was ./cache)."""
+    repository = tmp_path / "lab"
+    (repository / "experiments").mkdir(parents=True)
+    (repository / "pyproject.toml").write_text("")
+    experiment = repository / "experiments" / "tiny.yaml"
+    experiment.write_text(yaml.safe_dump(_tiny()))  # cache_dir: the default, "cache"
+    monkeypatch.chdir(repository)
+    assert load_config("experiments/tiny.yaml").cache_dir == "cache"  # spelled as before
+    elsewhere = tmp_path / "images"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(experiment).cache_dir == str(repository.resolve() / "cache")
+    assert load_config(experiment, ["cache_dir=mine"]).cache_dir == "mine"  # typed here
+    loose = tmp_path / "loose.yaml"  # in no repository: relative to the current folder
+    loose.write_text(yaml.safe_dump(_tiny()))
+    assert load_config(loose).cache_dir == "cache"
+
+
+def test_a_run_resumed_from_another_folder_is_the_same_config(tmp_path) -> None:
+    """cache_dir then reads as an absolute path; the cache is found by content, so the run
+    directory must not call that a different config."""
+    config = load_config(_write(tmp_path / "tiny.yaml", _tiny()))
+    moved = load_config(_write(tmp_path / "moved.yaml", {**_tiny(), "cache_dir": "/elsewhere"}))
+    assert moved.digest() == config.digest()
+    run_dir = tmp_path / "run"
+    for opened in (config, moved):
+        with RunDirectory.open(
+            run_dir, opened.as_dict(), opened.digest(), OBSERVER_SECTIONS
+        ) as run:
+            run.bind()
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["cache_dir"] == "/elsewhere"
+
+
+def _write(path: Path, experiment: dict) -> Path:
+    path.write_text(yaml.safe_dump(experiment))
+    return path

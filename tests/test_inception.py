@@ -1,5 +1,7 @@
-"""The Inception feature space: offline it fails with one sentence; with a weights file
-(random weights, made here: no package ships the real ones) it measures any image size."""
+"""The Inception feature space: offline it fails with one sentence; a file that is not the
+published weights is refused by its sha256; with a weights file of random weights, made here
+(no package ships the real ones) and accepted by pretending its hash is the published one, it
+measures any image size."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
+import lab.metrics.inception
 from lab.cli import main
 from lab.errors import FeatureSpaceError
-from lab.metrics.inception import WEIGHTS_FILE, WEIGHTS_URL, InceptionFeatures
+from lab.metrics.inception import WEIGHTS_FILE, WEIGHTS_SHA256, WEIGHTS_URL, InceptionFeatures
+from lab.rundir.storage import sha256_file
 
 pytest.importorskip("torch_fidelity")
 
@@ -37,9 +41,29 @@ def test_without_torch_fidelity_the_sentence_says_what_to_install(tmp_path, monk
         InceptionFeatures(tmp_path / WEIGHTS_FILE)
 
 
-def test_an_unreadable_weights_file_is_named(tmp_path) -> None:
+def test_a_file_that_is_not_the_published_weights_is_refused(tmp_path) -> None:
+    """Any network saved under the file's name used to load and give features silently."""
     weights = tmp_path / WEIGHTS_FILE
     weights.write_bytes(b"<html>not the weights</html>")
+    with pytest.raises(FeatureSpaceError) as refused:
+        InceptionFeatures(weights)
+    message = str(refused.value)
+    assert f"'{weights}' is not the published InceptionV3 weights file" in message
+    assert sha256_file(weights) in message and WEIGHTS_SHA256 in message
+    assert WEIGHTS_SHA256.startswith(WEIGHTS_FILE.split("-")[-1].removesuffix(".pth"))
+
+
+def test_a_folder_at_the_weights_path_is_called_a_folder(tmp_path) -> None:
+    folder = tmp_path / WEIGHTS_FILE
+    folder.mkdir()
+    with pytest.raises(FeatureSpaceError, match="but that is a folder, not a file"):
+        InceptionFeatures(folder)
+
+
+def test_an_unloadable_file_with_the_right_hash_is_named(tmp_path, monkeypatch) -> None:
+    weights = tmp_path / WEIGHTS_FILE
+    weights.write_bytes(b"<html>not the weights</html>")
+    monkeypatch.setattr(lab.metrics.inception, "WEIGHTS_SHA256", sha256_file(weights))
     with pytest.raises(FeatureSpaceError, match="cannot be loaded as the InceptionV3 weights"):
         InceptionFeatures(weights)
 
@@ -61,8 +85,15 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / WEIGHTS_FILE
 
 
-def test_grey_images_are_repeated_to_three_channels(random_weights) -> None:
-    extractor = InceptionFeatures(random_weights)
+@pytest.fixture
+def accepted(random_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The random weights, with their hash standing in for the published one."""
+    monkeypatch.setattr(lab.metrics.inception, "WEIGHTS_SHA256", sha256_file(random_weights))
+    return random_weights
+
+
+def test_grey_images_are_repeated_to_three_channels(accepted) -> None:
+    extractor = InceptionFeatures(accepted)
     grey = torch.randint(0, 256, (1, 1, 28, 28), dtype=torch.uint8)
     with torch.no_grad():
         from_grey, from_rgb = extractor(grey), extractor(grey.repeat(1, 3, 1, 1))
@@ -71,7 +102,7 @@ def test_grey_images_are_repeated_to_three_channels(random_weights) -> None:
     assert not extractor.network.use_antialias  # TF1-compatible resizing, as classic FID
 
 
-def test_eval_in_the_inception_space(random_weights, tmp_path, capsys) -> None:
+def test_eval_in_the_inception_space(accepted, tmp_path, capsys) -> None:
     rng = np.random.default_rng(0)
     folders = {}
     for name, low in (("real", 0), ("fake", 60)):
@@ -81,7 +112,7 @@ def test_eval_in_the_inception_space(random_weights, tmp_path, capsys) -> None:
             pixels = rng.integers(low, low + 180, (40, 40), dtype=np.uint8)
             Image.fromarray(pixels).save(folders[name] / f"{index}.png")
     args = ["eval", str(folders["real"]), str(folders["fake"]), "--feature-space", "inception"]
-    args += ["--inception-weights", str(random_weights), "--cache-dir", str(tmp_path / "cache")]
+    args += ["--inception-weights", str(accepted), "--cache-dir", str(tmp_path / "cache")]
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["feature_space"] == "inception"

@@ -20,7 +20,15 @@ Feature spaces (default: the config's metrics.feature_space, else judge):
              torch-fidelity package and its weights file on disk.
 With --judge-config, the judge also labels the images, which adds the label columns of its
 dataset: class shares and per-class recall for digits, attribute prevalence for CelebA, none
-for a folder of faces.
+for a folder of faces. The judge and the real features are cached where `collapse-lab run`
+keeps them for that config (its cache_dir, relative to the config file's repository), from
+whatever folder eval runs; a relative --judge-config that is not in the current folder is
+looked up in this collapse-lab checkout, so `--judge-config experiments/demo.yaml` works
+anywhere.
+
+8- and 16-bit images are read (16-bit ones keep their high byte). KID's subsets are the
+config's kid_subset_size, as in a run, where that leaves subsets that differ; otherwise half
+the smaller set, so that kid_std is the spread of KID over different subsets (a note says so).
 
 --train SET names the images FAKE's generator trained on (a folder or a .npz, e.g. the
 previous generation's samples/gen_NNN.npz for a run with regime replace) and adds
@@ -82,8 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        help="where real-set features are cached (default: the judge config's cache_dir, "
-        "else ./cache)",
+        help="where real-set features are cached (default: the judge config's cache_dir, as "
+        "`run` uses it, else ./cache)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -101,10 +109,12 @@ def handle(args: argparse.Namespace) -> int:
             f"eval takes REAL and FAKE, or FAKE alone, not {len(args.sets)} sets; pass at most two."
         )
     *real_path, fake_path = args.sets
-    config = load_config(args.judge_config) if args.judge_config else None
+    notes: list[str] = []
+    config_path = experiment_file(args.judge_config, notes) if args.judge_config else None
+    config = load_config(config_path) if config_path else None
     if config is not None and not isinstance(config.data, ImageDataConfig):
         raise ConfigError(
-            f"{args.judge_config}: data.name {config.data.name!r} is not an image dataset, so "
+            f"{config_path}: data.name {config.data.name!r} is not an image dataset, so "
             "it has no judge; pass an image experiment (e.g. experiments/demo.yaml)."
         )
     metrics = config.metrics if config else MetricsConfig()
@@ -144,7 +154,7 @@ def handle(args: argparse.Namespace) -> int:
         True,
     )
     cache_dir = args.cache_dir or Path(config.cache_dir if config else "cache")
-    scored = score(fake, real, config, args.judge_config, metrics, plan, cache_dir, train)
+    scored = score(fake, real, config, config_path, metrics, plan, cache_dir, train)
     report = {
         "real": scored.reference,
         "fake": str(fake_path),
@@ -152,9 +162,22 @@ def handle(args: argparse.Namespace) -> int:
         "fake_images": len(fake.images),
         "feature_space": space,
         "metrics": {name: _plain(value) for name, value in scored.metrics.items()},
+        "notes": [*notes, *scored.notes],
     }
     print(json.dumps(report, indent=2) if args.json else _text(report))
     return 0
+
+
+def experiment_file(given: Path, notes: list[str]) -> Path:
+    """`given`, or for a relative path that is not here, the same path in the collapse-lab
+    checkout this command runs from (where experiments/ lives), when it is there."""
+    if given.is_absolute() or given.exists():
+        return given
+    checkout = Path(__file__).resolve().parents[2] / given
+    if not checkout.is_file():
+        return given  # load_config names it as missing
+    notes.append(f"--judge-config {given} is {checkout} (not in the current folder)")
+    return checkout
 
 
 def _check_count(path: Path, count: int, metrics: MetricsConfig) -> None:
@@ -182,4 +205,5 @@ def _text(report: dict[str, Any]) -> str:
     for name, value in report["metrics"].items():
         shown = "n/a" if value is None else f"{value:.6g}"
         lines.append(f"{name:>24}  {shown}")
+    lines += [f"note: {note}" for note in report["notes"]]
     return "\n".join(lines)

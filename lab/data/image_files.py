@@ -4,6 +4,12 @@ A .npz holds uint8 images [N, C, H, W] under the key `images`, the format `colla
 writes for every generation. A folder's images must share one size; grey and colour images
 may mix (grey ones are repeated to 3 channels). Any file that cannot be used is named in one
 sentence, so a broken file in a folder of 50,000 is found at once.
+
+Every image becomes 8 bits per channel, the type every metric compares. 16-bit images keep
+their high byte (v >> 8, as scikit-image and torchvision convert), which maps 0..65535 onto
+0..255 and gives back x exactly for 8-bit data widened either way (x * 257 or x * 256);
+Pillow reads 16-bit colour PNGs the same way. 32-bit integer and floating-point pixels have
+no agreed range, so they are taken only when they are whole numbers in 0..255.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from PIL import Image
 from lab.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+_GREY_MODES = ("1", "L", "LA")
+_SIXTEEN_BIT = "I;16"  # Pillow's 16-bit grey modes: I;16, I;16L, I;16B, I;16N
+_WIDE_MODES = {"I": "32-bit integer", "F": "floating-point"}
+_BYTE_MAX = 255
 
 
 def load_images(path: Path) -> torch.Tensor:
@@ -80,11 +89,30 @@ def _read_image(file: Path) -> np.ndarray:
     try:
         with Image.open(file) as image:
             image.load()
-            grey = image.mode in _GREY_MODES
-            array = np.asarray(image.convert("L" if grey else "RGB"))
+            mode = image.mode
+            if mode.startswith(_SIXTEEN_BIT):
+                array = (np.asarray(image) >> 8).astype(np.uint8)[:, :, None]
+            elif mode in _WIDE_MODES:
+                array = _whole_bytes(file, np.asarray(image), _WIDE_MODES[mode])[:, :, None]
+            elif mode in _GREY_MODES:
+                array = np.asarray(image.convert("L"))[:, :, None]
+            else:
+                array = np.asarray(image.convert("RGB"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         reason = str(err) or type(err).__name__
         raise DataError(
             f"'{file}' cannot be read as an image ({reason}); replace or remove it."
         ) from None
-    return array[:, :, None] if grey else array
+    return array
+
+
+def _whole_bytes(file: Path, pixels: np.ndarray, kind: str) -> np.ndarray:
+    """Wide pixels that are 8-bit values in disguise, as uint8; anything else is refused."""
+    if pixels.size and (
+        pixels.min() < 0 or pixels.max() > _BYTE_MAX or not np.array_equal(pixels, np.round(pixels))
+    ):
+        raise DataError(
+            f"'{file}' holds {kind} pixels from {pixels.min():g} to {pixels.max():g}, which have "
+            "no agreed 8-bit scale; save it as an 8-bit or 16-bit image."
+        )
+    return pixels.astype(np.uint8)

@@ -22,12 +22,14 @@ def class_metrics(
     covered_share_fraction: float,
 ) -> dict[str, float | int]:
     """`class_entropy` (bits; uniform over 10 classes is log2(10) = 3.32), `classes_covered`
-    (classes whose sample share is at least `covered_share_fraction` of their real share),
-    and `share_<c>` per class."""
+    (classes of the real data whose sample share is at least `covered_share_fraction` of
+    their real share; a class the real data lacks is not one the samples can cover), and
+    `share_<c>` per class."""
     shares = class_shares(sample_labels, len(real_shares))
     nonzero = shares[shares > 0]
     entropy = float(-(nonzero * nonzero.log2()).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
-    covered = int((shares >= covered_share_fraction * real_shares).sum())
+    kept = shares >= covered_share_fraction * real_shares
+    covered = int((kept & (real_shares > 0)).sum())
     result: dict[str, float | int] = {"class_entropy": entropy, "classes_covered": covered}
     result.update({f"share_{c}": float(share) for c, share in enumerate(shares)})
     return result

@@ -4,7 +4,8 @@ The real side of each metric (FID's mean and covariance, the real k-NN radii and
 real variance and pairwise distance, KID's features, the real Vendi score) is computed once,
 in the constructor; each call then measures one generated set. The loop and `collapse-lab
 eval` share this class, so a number means the same in a run's metrics.csv and in eval's
-output.
+output. Sets no metric can measure (non-finite features, a real set without spread) raise
+FeatureSetError before any metric runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from lab.metrics.degenerate import check_finite
 from lab.metrics.fid import FIDAgainstReal
 from lab.metrics.homogeneity import HomogeneityAgainstReal
 from lab.metrics.kid import KIDAgainstReal
@@ -39,6 +41,7 @@ class FeatureMetrics:
         real_labels: Tensor | None = None,
         label_names: Sequence[str] = (),
     ) -> None:
+        check_finite(real_features, "real")
         self.fid = FIDAgainstReal(real_features)
         self.prdc = PrecisionRecallDensityCoverage(
             k=config.precision_recall_k,
@@ -57,6 +60,7 @@ class FeatureMetrics:
         self.reference = {"vendi": vendi_score(real_features)}
 
     def __call__(self, fake_features: Tensor) -> dict[str, float]:
+        check_finite(fake_features, "generated")
         result = {"fid": self.fid(fake_features)}
         self.prdc.reset()
         self.prdc.update(fake_features, real=False)

@@ -6,12 +6,17 @@ fewer, tighter modes. Two ratios of generated over real show it, 1 meaning no sh
 `feature_variance_ratio`, the trace of the covariance (total variance), and
 `pairwise_distance_ratio`, the mean distance between two different images, which also drops
 when samples pile onto a few points that keep the overall variance.
+
+Generated samples that are all alike measure 0 on both; a real set that is all alike has no
+spread to compare with and is refused (lab/metrics/degenerate.py).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from lab.metrics.degenerate import check_spread
 
 # Rows of the pairwise-distance matrix held at once.
 _ROWS = 1024
@@ -50,6 +55,8 @@ class HomogeneityAgainstReal:
     def __init__(self, real_features: Tensor, max_samples: int) -> None:
         self.max_samples = max_samples
         self.real_variance = total_variance(real_features)
+        squared_norm = float(real_features.double().square().sum(dim=1).mean())
+        check_spread(self.real_variance, squared_norm, len(real_features))
         self.real_distance = mean_pairwise_distance(real_features, max_samples)
 
     def __call__(self, fake_features: Tensor) -> dict[str, float]:

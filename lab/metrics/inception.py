@@ -1,9 +1,11 @@
 """The standard FID feature space: InceptionV3's 2048-d pool features, as torchmetrics has them.
 
 torchmetrics wraps torch-fidelity's port of the original TensorFlow graph, whose weights are
-one file that no package ships; offline it must already be on disk. Images are resized with
-TF1-compatible bilinear interpolation (`antialias=False`), as classic FID numbers were, and
-1-channel images are repeated to 3 channels.
+one file that no package ships; offline it must already be on disk. Any network stored under
+that file's name would load, so the file is checked against the published file's sha256
+before it is used: features from other weights are not Inception features, whatever their
+name. Images are resized with TF1-compatible bilinear interpolation (`antialias=False`), as
+classic FID numbers were, and 1-channel images are repeated to 3 channels.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from lab.rundir.storage import sha256_file
 
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+# sha256 of that file (95,628,359 bytes), as projects that pin it state it; torch hub's naming
+# convention puts its first 8 digits in the file name.
+WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 FEATURES = 2048
 
 
@@ -46,11 +51,25 @@ class InceptionFeatures(nn.Module):
                 "feature space 'inception' needs the torch-fidelity package; install it with "
                 "`pip install 'collapse-lab[inception]'` or `pip install torch-fidelity`."
             ) from None
+        if weights.is_dir():
+            raise FeatureSpaceError(
+                f"feature space 'inception' needs the InceptionV3 weights file '{weights}', but "
+                f"that is a folder, not a file; put the file {WEIGHTS_FILE} (from {WEIGHTS_URL}) "
+                "in its place, or point metrics.inception_weights / --inception-weights at it."
+            )
         if not weights.is_file():
             raise FeatureSpaceError(
                 f"feature space 'inception' needs the InceptionV3 weights file '{weights}', "
                 f"which does not exist; download {WEIGHTS_URL} on a machine with internet and "
                 f"put it there (or point metrics.inception_weights / --inception-weights at it)."
+            )
+        self.sha256 = sha256_file(weights)
+        if self.sha256 != WEIGHTS_SHA256:
+            raise FeatureSpaceError(
+                f"'{weights}' is not the published InceptionV3 weights file: its sha256 is "
+                f"{self.sha256}, that of {WEIGHTS_URL} is {WEIGHTS_SHA256}; download it again "
+                "(a partial download, or other weights under its name, would give numbers that "
+                "are not FID)."
             )
         try:
             self.network = NoTrainInceptionV3(
@@ -74,6 +93,5 @@ class InceptionFeatures(nn.Module):
 
 def inception_space(configured: str | None) -> FeatureSpace:
     """The Inception feature space; its cache name follows the weights file's content."""
-    path = weights_path(configured)
-    module = InceptionFeatures(path)
-    return FeatureSpace(name=f"inception-{sha256_file(path)[:16]}", module=module)
+    module = InceptionFeatures(weights_path(configured))
+    return FeatureSpace(name=f"inception-{module.sha256[:16]}", module=module)

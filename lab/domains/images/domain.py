@@ -2,8 +2,9 @@
 
 The domain talks to a model only through `build_model`, `Trainer.fit` (lab/training/) and
 `sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
-model it runs. A model whose training can fail sets `diverged` to a sentence; the generation
-records it in metrics.csv (`diverged` 1) and the manifest, and the loop goes on or stops as
+model it runs. A model whose training can fail sets `diverged` to a sentence, and so does
+sampling when the model's images hold NaN or infinite values; the generation records it in
+metrics.csv (`diverged` 1) and the manifest, and the loop goes on or stops as
 `train.on_divergence` says. Each generation seeds itself from (seed, generation), which makes
 a redone generation draw the same numbers as the first attempt did.
 """
@@ -28,8 +29,9 @@ from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import LATER_COLUMNS, check_metric_sizes, heldout_metrics
 from lab.domains.protocol import Block
-from lab.errors import ConfigError
+from lab.errors import ConfigError, DataError
 from lab.memory import refuse_if_too_large
+from lab.metrics.degenerate import FeatureSetError
 from lab.rundir import faults
 from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
 from lab.rundir.storage import encode_npz, load_npz
@@ -59,7 +61,7 @@ class ImageDomain:
         )
         self.real = load_real_data(config.data)
         check_sizes(config, self.real)
-        judge, accuracy = load_or_train_judge(config, self.real, self.plan)
+        judge, accuracy = load_or_train_judge(config, self.real, self.plan, echo)
         run.record(
             "judge",
             {
@@ -69,7 +71,12 @@ class ImageDomain:
             },
         )
         echo(f"judge: {accuracy:.4f} accurate on the {self.real.name} held-out set")
-        self.measure = heldout_metrics(config, self.real, judge, self.plan)
+        try:
+            self.measure = heldout_metrics(config, self.real, judge, self.plan)
+        except FeatureSetError as err:
+            raise DataError(
+                f"the {self.real.name} held-out set cannot be measured against: {err}."
+            ) from None
         run.record("reference", self.measure.reference)
         if self.measure.coverage.report:
             run.record("real_labels", self.measure.coverage.report)
@@ -87,11 +94,16 @@ class ImageDomain:
         model, steps = train_generation(
             config, generation, training.images, len(real.train), plan, loggers
         )
-        diverged: str | None = getattr(model, "diverged", None)
         faults.reached(f"trained:{generation}")
         drawn, grid = draw_samples(config, generation, model, plan)
+        diverged: str | None = getattr(model, "diverged", None)  # in training or sampling
         faults.reached(f"sampled:{generation}")
-        metrics, labels = self.measure(drawn, trained_on=training.images)
+        try:
+            metrics, labels = self.measure(drawn, trained_on=training.images)
+        except FeatureSetError as err:
+            raise DataError(
+                f"generation {generation}'s samples cannot be measured: {err}."
+            ) from None
         faults.reached(f"measured:{generation}")
         files = generation_files(generation)
         state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}

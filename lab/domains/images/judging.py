@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,10 +50,14 @@ def build_judge(real: RealData, settings: JudgeConfig) -> Judge:
 
 
 def load_or_train_judge(
-    config: ExperimentConfig, real: RealData, plan: DevicePlan
+    config: ExperimentConfig,
+    real: RealData,
+    plan: DevicePlan,
+    announce: Callable[[str], None] | None = None,
 ) -> tuple[Judge, float]:
     """The judge and its held-out accuracy (for attributes: the mean over all attributes);
-    fails if below judge.min_accuracy."""
+    fails if below judge.min_accuracy. `announce` hears, before a judge is trained, that it
+    is (the first call for a dataset takes a while; a progress bar follows on a terminal)."""
     settings = config.judge
     seed = derive_seed(config.seed, "judge")
     seed_everything(seed)
@@ -62,6 +67,11 @@ def load_or_train_judge(
         judge.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         plan.prepare(judge.to(plan.device).eval())  # the layout a freshly trained judge has
     else:
+        if announce is not None:
+            announce(
+                f"training the {real.name} judge (judge.max_epochs: {settings.max_epochs}), "
+                f"once: it is cached at '{path}' for every later run and eval"
+            )
         fit(
             judge,
             judge.training_tensors(real.train),
