@@ -29,6 +29,7 @@ from lab.rundir.locks import RunLock
 from tests.celeba_fixtures import write_tiny_celeba
 from tests.conftest import TINY_EXPERIMENT
 from tests.idx_fixtures import write_tiny_mnist
+from tests.text_fixtures import write_wikitext
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 WRITE_DOC_VARIABLE = "COLLAPSE_LAB_WRITE_ERRORS_DOC"
@@ -197,6 +198,19 @@ def cuda_absent(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"train": {"max_steps": 5, "accelerator": "cuda"}})
 
 
+def missing_wikitext_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (write_wikitext(tmp / "data") / "wiki.test.raw").unlink()
+    return _run(
+        tmp,
+        {
+            "samples_per_generation": 20,
+            "data": {"name": "wikitext2", "root": str(tmp / "data")},
+            "model": {"kind": "gpt", "layers": 1, "heads": 2, "width": 16},
+            "train": {"max_steps": 2, "batch_size": 8},
+        },
+    )
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -228,6 +242,9 @@ CASES = {
         "Inception features without the weights",
         inception_without_weights,
         ("weights-inception-2015-12-05-6726825d.pth",),
+    ),
+    "wikitext-missing": Case(
+        "wikitext-2 file missing", missing_wikitext_file, ("wiki.test.raw", "wikitext-2-raw/")
     ),
 }
 
