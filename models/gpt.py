@@ -26,6 +26,7 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from lab.schema import SchemaError, bounds
 from models.epoch_means import EpochMeans
@@ -231,16 +232,25 @@ class GPT(L.LightningModule):
         generator: torch.Generator,
         batch_size: int = 1000,
         temperature: float = 1.0,
+        label: str | None = None,
     ) -> torch.Tensor:
         """Continue each prompt (uint8 [n, P]) by `length` bytes: uint8 [n, length] on the
-        CPU, in eval mode, `batch_size` prompts at a time."""
+        CPU, in eval mode, `batch_size` prompts at a time (with a progress bar named `label`
+        when one is given and stderr is a terminal)."""
         self.eval()
         uniforms = torch.rand((len(prompts), length), generator=generator, dtype=torch.float64)
+        batches = zip(prompts.split(batch_size), uniforms.split(batch_size), strict=True)
+        shown = tqdm(
+            batches,
+            total=math.ceil(len(prompts) / batch_size),
+            desc=label,
+            unit="batch",
+            leave=False,
+            disable=None if label else True,
+        )
         parts = [
             self._continue(chunk.to(self.device), draws.to(self.device), temperature).cpu()
-            for chunk, draws in zip(
-                prompts.split(batch_size), uniforms.split(batch_size), strict=True
-            )
+            for chunk, draws in shown
         ]
         return torch.cat(parts)
 

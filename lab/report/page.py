@@ -37,6 +37,7 @@ table.checks th, table.checks td { text-align: left; }
 pre { background: #f6f6f8; padding: 0.8rem; overflow-x: auto; }
 table.cells td { text-align: left; vertical-align: top; white-space: pre-wrap;
                  font-family: ui-monospace, monospace; min-width: 14rem; max-width: 24rem; }
+table.cells td:first-child { min-width: 0; white-space: nowrap; font-family: inherit; }
 """
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Sequence
-from pathlib import PurePosixPath
 
 import torch
 
@@ -28,10 +27,11 @@ from lab.config import ExperimentConfig
 from lab.device import plan_device
 from lab.domains.protocol import Block
 from lab.domains.text import words
+from lab.domains.text.files import text_files
 from lab.domains.text.measure import TextMeasure
 from lab.domains.text.sequences import load_real_text
 from lab.rundir import faults
-from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
+from lab.rundir.directory import FinishedGeneration, RunDirectory
 from lab.rundir.storage import encode_npz, load_npz
 from lab.training.generation import train_generation
 from lab.training.logs import generation_loggers
@@ -39,18 +39,6 @@ from lab.training.seeding import cpu_generator, derive_seed
 from models.registry import build_model
 
 FIRST_GENERATION = 0
-
-
-def text_files(generation: int) -> dict[str, str]:
-    """Role -> path (relative to the run directory) of one text generation's outputs."""
-    files = generation_files(generation)
-    readable = PurePosixPath(files["samples"]).with_suffix(".txt").as_posix()
-    return {
-        "samples": files["samples"],
-        "shown": readable,
-        "checkpoint": files["checkpoint"],
-        "provenance": files["provenance"],
-    }
 
 
 class TextDomain:
@@ -139,6 +127,7 @@ class TextDomain:
                 cpu_generator(derive_seed(seed, "samples", generation)),
                 sampling.batch_size,
                 sampling.temperature,
+                label=f"generation {generation}/{self.config.generations - 1} sampling",
             )
             shown = model.sample(
                 self.real.shown_prompts,

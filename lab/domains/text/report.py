@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lab.domains.protocol import ReportFigure, ReportSection, ReportTable
-from lab.domains.text.domain import text_files
+from lab.domains.text.files import text_files
 from lab.domains.text.words import decode
 from lab.report.figures import MAX_LEGEND_GENERATIONS, PLOTS_DIR, png
 from lab.rundir.results import RunResults

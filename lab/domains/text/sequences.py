@@ -59,7 +59,7 @@ def load_real_text(config: ExperimentConfig) -> RealText:
             "lower it."
         )
     heldout = cut(corpus.heldout, data.sequence_length)
-    if len(heldout) == 0 or len(corpus.heldout) < data.prompt_length:
+    if len(heldout) == 0:
         raise DataError(
             f"the held-out text of {corpus.source} is {len(corpus.heldout)} bytes, shorter than "
             f"one sequence of data.sequence_length {data.sequence_length}; give it more text or "
