@@ -11,6 +11,7 @@ LAB    := $(BIN)/collapse-lab
 ARGS   ?=
 
 .PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
+.PHONY: demo-text demo-text-regimes wikitext-gpt
 
 setup: $(STAMP)
 
@@ -28,6 +29,24 @@ mnist-vae: $(STAMP)
 
 celeba-dcgan: $(STAMP)
 	$(LAB) run experiments/celeba_dcgan.yaml $(ARGS)
+
+# A small GPT trained on its own writing (README, "Text"): offline on the Python manual, and
+# on wikitext-2 placed by hand in data/wikitext-2-raw/ (sized for a GPU).
+demo-text: $(STAMP)
+	$(LAB) run experiments/demo_text.yaml $(ARGS)
+
+# The text demo under replace, accumulate, fresh (10% real kept) and biased sampling
+# (temperature 0.7), then side by side; fixed run folders, so a rerun resumes.
+TEXT_RUNS := demo_text demo_text_accumulate demo_text_fresh demo_text_cold
+
+demo-text-regimes: $(STAMP)
+	for run in $(TEXT_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/text_regimes/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(TEXT_RUNS),runs/text_regimes/$(r)) --out runs/text_regimes/compare
+
+wikitext-gpt: $(STAMP)
+	$(LAB) run experiments/wikitext_gpt.yaml $(ARGS)
 
 # Regimes side by side on one seed and budget; fixed run folders, so a rerun resumes.
 REGIMES := replace accumulate fresh biased

@@ -1,4 +1,7 @@
-"""The only place that decides what generation g trains on, and where each image came from.
+"""The only place that decides what generation g trains on, and where each item came from.
+
+An item is one row of a tensor indexed along its first dimension: an image [C, H, W] or a
+sequence of tokens [L]; nothing here looks past that first dimension.
 
 Generation 0 trains on the whole real training set in every regime, so regimes compared on
 the same seed share it exactly. After that (`regime` in the config):
@@ -7,12 +10,12 @@ the same seed share it exactly. After that (`regime` in the config):
               (Nature 2024) and of MAD (Alemohammad et al., ICLR 2024).
   accumulate  the real training set plus the samples of every earlier generation
               (Gerstgrasser et al. 2024); the set grows by one generation's samples each time.
-  fresh       `samples_per_generation` images, a fraction of them real, the rest the first
+  fresh       `samples_per_generation` items, a fraction of them real, the rest the first
               samples of generation g-1 (samples are i.i.d., so the first k are a random k):
-              - `regime_options.fresh_fraction`: real images not shown in the previous
+              - `regime_options.fresh_fraction`: real items not shown in the previous
                 generations g >= 1, taken in consecutive blocks of one fixed permutation of
                 the real set (MAD's fresh-data loop); the blocks wrap around once the real
-                set is used up, and all real images were seen by generation 0;
+                set is used up, and all real items were seen by generation 0;
               - `regime_options.real_fraction`: the same fixed real subset every generation
                 (the Nature paper's "10% of the original data preserved").
 
@@ -21,7 +24,7 @@ last, as running sufficient statistics or a growing point set, never from stored
 `keeps_earlier_data` says which of the two recursions the regime is. They support replace
 and accumulate (`fresh` needs a real set to draw blocks from, which they do not keep).
 
-Provenance: every training image carries (source generation, index), with generation -1 for
+Provenance: every training item carries (source generation, index), with generation -1 for
 real data (index into the real training set). Nothing is copied on disk: a training set
 references the samples files of the generations it draws from.
 """
@@ -35,7 +38,6 @@ from dataclasses import dataclass
 import torch
 
 from lab.config import ExperimentConfig
-from lab.data.images import ImageSet
 from lab.training.seeding import derive_seed
 
 REAL = -1
@@ -43,15 +45,15 @@ REAL = -1
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """uint8 images and, per image, the generation it came from (REAL for real data) and its
-    index within that generation's samples (or within the real training set)."""
+    """The items (images, token sequences) and, per item, the generation it came from (REAL
+    for real data) and its index within that generation's samples (or the real training set)."""
 
-    images: torch.Tensor
+    items: torch.Tensor
     source_generation: torch.Tensor
     source_index: torch.Tensor
 
     def composition(self) -> dict[str, int]:
-        """How many images came from each source: {"real": n, "gen_0": n, ...}."""
+        """How many items came from each source: {"real": n, "gen_0": n, ...}."""
         sources, counts = torch.unique(self.source_generation, return_counts=True)
         return {_source_name(int(s)): int(c) for s, c in zip(sources, counts, strict=True)}
 
@@ -60,7 +62,7 @@ class TrainingSet:
         return float((self.source_generation != REAL).double().mean())
 
     def provenance_csv(self) -> bytes:
-        """One row per training image, in training-set order: `real:<i>` or `gen:<k>:<i>`."""
+        """One row per training item, in training-set order: `real:<i>` or `gen:<k>:<i>`."""
         buffer = io.StringIO()
         buffer.write("position,source\n")
         generations = self.source_generation.tolist()
@@ -74,12 +76,12 @@ class TrainingSet:
 def training_set(
     config: ExperimentConfig,
     generation: int,
-    real_train: ImageSet,
+    real_train: torch.Tensor,
     samples_of: Callable[[int], torch.Tensor],
 ) -> TrainingSet:
-    """What generation `generation` trains on. `samples_of(k)` returns generation k's stored
-    samples and is only called for k < generation."""
-    real = _part(real_train.images, REAL, torch.arange(len(real_train)))
+    """What generation `generation` trains on, from the real training items and
+    `samples_of(k)`, generation k's stored samples (only called for k < generation)."""
+    real = _part(real_train, REAL, torch.arange(len(real_train)))
     if generation == 0:
         return real
     if config.regime == "replace":
@@ -101,8 +103,8 @@ def keeps_earlier_data(config: ExperimentConfig) -> bool:
     return config.regime == "accumulate"
 
 
-def real_images_per_generation(config: ExperimentConfig) -> int:
-    """How many real images a `fresh` generation g >= 1 holds (0 for other regimes)."""
+def real_items_per_generation(config: ExperimentConfig) -> int:
+    """How many real items a `fresh` generation g >= 1 holds (0 for other regimes)."""
     options = config.regime_options
     fraction = (
         options.fresh_fraction if options.fresh_fraction is not None else options.real_fraction
@@ -115,10 +117,10 @@ def real_images_per_generation(config: ExperimentConfig) -> int:
 def _fresh(
     config: ExperimentConfig,
     generation: int,
-    real_train: ImageSet,
+    real_train: torch.Tensor,
     samples_of: Callable[[int], torch.Tensor],
 ) -> TrainingSet:
-    count = real_images_per_generation(config)
+    count = real_items_per_generation(config)
     order = torch.randperm(
         len(real_train), generator=torch.Generator().manual_seed(derive_seed(config.seed, "real"))
     )
@@ -127,7 +129,7 @@ def _fresh(
         chosen = order[(start + torch.arange(count)) % len(real_train)]
     else:
         chosen = order[:count]
-    real = _part(real_train.images[chosen], REAL, chosen)
+    real = _part(real_train[chosen], REAL, chosen)
     synthetic = _previous(samples_of, generation, config.samples_per_generation - count)
     return _concat([real, synthetic])
 
@@ -136,17 +138,17 @@ def _previous(
     samples_of: Callable[[int], torch.Tensor], generation: int, count: int
 ) -> TrainingSet:
     """The first `count` samples of generation `generation - 1`."""
-    images = samples_of(generation - 1)[:count]
-    return _part(images, generation - 1, torch.arange(len(images)))
+    items = samples_of(generation - 1)[:count]
+    return _part(items, generation - 1, torch.arange(len(items)))
 
 
-def _part(images: torch.Tensor, source: int, index: torch.Tensor) -> TrainingSet:
-    return TrainingSet(images, torch.full((len(images),), source, dtype=torch.int64), index.long())
+def _part(items: torch.Tensor, source: int, index: torch.Tensor) -> TrainingSet:
+    return TrainingSet(items, torch.full((len(items),), source, dtype=torch.int64), index.long())
 
 
 def _concat(parts: list[TrainingSet]) -> TrainingSet:
     return TrainingSet(
-        torch.cat([p.images for p in parts]),
+        torch.cat([p.items for p in parts]),
         torch.cat([p.source_generation for p in parts]),
         torch.cat([p.source_index for p in parts]),
     )

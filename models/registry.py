@@ -2,14 +2,17 @@
 
 Adding a model means one file in models/ and one line here; the loop never branches on kind.
 Each entry names the kind of data the model makes (a domain, lab/domains/registry.py), which
-is how a config's model and data are checked to fit. An image model is a LightningModule
-built as `cls(config, image_shape, lr)` that trains with `Trainer.fit` and offers
+is how a config's model and data are checked to fit. A model is a LightningModule built as
+`cls(config, shape, lr)`, `shape` being one training item's (an image's [C, H, W], a byte
+sequence's [L]), that trains with `Trainer.fit`. An image model offers
 `sample(n, generator, batch_size, temperature, truncation) -> uint8 [n, C, H, W]`; one whose
 training can fail (a GAN) may also set `diverged` to a sentence saying how, which the loop
 records (models/sampling.py sets it for any model whose images come out NaN or infinite). A
 model whose architecture fixes the image side (the DCGAN) gives its config an
-`image_side_problem(side) -> str | None`, asked when a config loads. Imports are lazy so
-that loading a config does not pay for every model's dependencies.
+`image_side_problem(side) -> str | None`, asked when a config loads. A language model offers
+`sample(prompts, length, generator, batch_size, temperature) -> uint8 [n, length]`
+(models/gpt.py). Imports are lazy so that loading a config does not pay for every model's
+dependencies.
 
 The vector experiments' Gaussian and mixture fits are not trained and live with their
 domain (lab/domains/vectors/).
@@ -32,6 +35,7 @@ class _Entry(NamedTuple):
 _MODELS = {
     "vae": _Entry("images", "models.vae", "VAEConfig", "VAE"),
     "dcgan": _Entry("images", "models.dcgan", "DCGANConfig", "DCGAN"),
+    "gpt": _Entry("text", "models.gpt", "GPTConfig", "GPT"),
 }
 
 
@@ -60,10 +64,11 @@ def model_configs(domain: str) -> Mapping[str, type]:
     return _ConfigClasses(domain)
 
 
-def build_model(config: Any, image_shape: tuple[int, int, int], lr: float) -> Any:
-    """A fresh, untrained model for `config` (a dataclass from `model_configs`)."""
+def build_model(config: Any, shape: tuple[int, ...], lr: float) -> Any:
+    """A fresh, untrained model for `config` (a dataclass from `model_configs`) and items of
+    `shape`."""
     entry = _MODELS[config.kind]
-    return _attr(entry.module, entry.model)(config, image_shape, lr)
+    return _attr(entry.module, entry.model)(config, shape, lr)
 
 
 def _attr(module: str, name: str) -> Any:

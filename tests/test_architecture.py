@@ -156,3 +156,4 @@ def test_the_engine_names_no_dataset_and_no_model_kind() -> None:
 
 def test_the_name_check_sees_a_dataset_name() -> None:
     assert {"mnist5k", "celeba", "gaussian", "vae", "dcgan"} <= _kind_names()
+    assert {"pydoc", "wikitext2", "textfiles", "gpt"} <= _kind_names()  # the text domain's

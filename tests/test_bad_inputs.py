@@ -37,6 +37,7 @@ from lab.rundir.locks import RunLock
 from tests.celeba_fixtures import write_tiny_celeba
 from tests.conftest import TINY_EXPERIMENT
 from tests.idx_fixtures import write_tiny_mnist
+from tests.text_fixtures import write_wikitext
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 WRITE_DOC_VARIABLE = "COLLAPSE_LAB_WRITE_ERRORS_DOC"
@@ -494,6 +495,19 @@ def eval_one_training_image(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     ]
 
 
+def missing_wikitext_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (write_wikitext(tmp / "data") / "wiki.test.raw").unlink()
+    return _run(
+        tmp,
+        {
+            "samples_per_generation": 20,
+            "data": {"name": "wikitext2", "root": str(tmp / "data")},
+            "model": {"kind": "gpt", "layers": 1, "heads": 2, "width": 16},
+            "train": {"max_steps": 2, "batch_size": 8},
+        },
+    )
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -613,6 +627,9 @@ CASES = {
     ),
     "inception-folder": Case(
         "Inception weights path is a folder", inception_weights_folder, ("a folder, not a file",)
+    ),
+    "wikitext-missing": Case(
+        "wikitext-2 file missing", missing_wikitext_file, ("wiki.test.raw", "wikitext-2-raw/")
     ),
 }
 

@@ -1,4 +1,4 @@
-"""Regimes build exactly the training sets they promise, with provenance for every image."""
+"""Regimes build exactly the training sets they promise, with provenance for every item."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from lab.config import load_config
-from lab.data.images import ImageSet
 from lab.errors import ConfigError
 from lab.regimes import REAL, training_set
 from models.latents import draw_latents
@@ -16,9 +15,9 @@ SAMPLES = 40
 
 
 @pytest.fixture
-def real_train() -> ImageSet:
+def real_train() -> torch.Tensor:
     images = torch.arange(REAL_SIZE, dtype=torch.uint8).view(REAL_SIZE, 1, 1, 1).expand(-1, 1, 2, 2)
-    return ImageSet(images.contiguous(), torch.zeros(REAL_SIZE, dtype=torch.int64))
+    return images.contiguous()
 
 
 def samples_of(generation: int) -> torch.Tensor:
@@ -46,14 +45,14 @@ def test_generation_zero_is_the_real_set_in_every_regime(write_config, real_trai
     ):
         first = training_set(_config(write_config, regime, **options), 0, real_train, samples_of)
         assert first.composition() == {"real": REAL_SIZE}
-        assert torch.equal(first.images, real_train.images)
+        assert torch.equal(first.items, real_train)
 
 
 def test_replace_at_generation_three(write_config, real_train) -> None:
     chosen = training_set(_config(write_config, "replace"), 3, real_train, samples_of)
     assert chosen.composition() == {"gen_2": SAMPLES}
     assert chosen.synthetic_fraction == 1.0
-    assert set(_pixels(chosen.images)) == {202}
+    assert set(_pixels(chosen.items)) == {202}
 
 
 def test_accumulate_at_generation_three(write_config, real_train) -> None:
@@ -65,7 +64,7 @@ def test_accumulate_at_generation_three(write_config, real_train) -> None:
         "gen_2": SAMPLES,
     }
     assert chosen.synthetic_fraction == pytest.approx(3 * SAMPLES / (REAL_SIZE + 3 * SAMPLES))
-    pixels = _pixels(chosen.images)
+    pixels = _pixels(chosen.items)
     assert pixels[:REAL_SIZE] == list(range(REAL_SIZE))
     assert pixels[REAL_SIZE:] == [200] * SAMPLES + [201] * SAMPLES + [202] * SAMPLES
 
@@ -81,7 +80,7 @@ def test_fresh_fraction_takes_a_quarter_of_unseen_real_images(write_config, real
         }
         real = chosen.source_generation == REAL
         indices = chosen.source_index[real]
-        assert _pixels(chosen.images[real]) == indices.tolist()  # the images are those indices
+        assert _pixels(chosen.items[real]) == indices.tolist()  # the images are those indices
         real_seen.append(set(indices.tolist()))
     assert not (real_seen[0] & real_seen[1]) and not (real_seen[2] & (real_seen[0] | real_seen[1]))
 

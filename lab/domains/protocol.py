@@ -39,14 +39,25 @@ class ReportFigure:
 
 
 @dataclass(frozen=True)
+class ReportTable:
+    """Text laid out in rows and columns (a language model's continuations side by side);
+    each cell keeps its line breaks."""
+
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class ReportSection:
     """A titled part of report.html. `strip` lays the figures side by side in a scrolling
-    row, each linked to its file (the grids); otherwise each is shown full width."""
+    row, each linked to its file (the grids); otherwise each is shown full width. A `table`
+    comes before the figures."""
 
     title: str
     note: str
     figures: list[ReportFigure] = field(default_factory=list)
     strip: bool = False
+    table: ReportTable | None = None
 
 
 @dataclass(frozen=True)

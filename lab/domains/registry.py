@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _SPECS = {
     "images": "lab.domains.images.spec",
     "vectors": "lab.domains.vectors.spec",
+    "text": "lab.domains.text.spec",
 }
 # The data section a config gets when it names none: the offline digits (README).
 DEFAULT_DATA = "mnist5k"

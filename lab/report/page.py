@@ -12,7 +12,7 @@ from html import escape
 
 import yaml
 
-from lab.domains.protocol import ReportSection
+from lab.domains.protocol import ReportSection, ReportTable
 from lab.rundir.results import RunResults
 
 STYLE = """
@@ -35,6 +35,9 @@ th { background: #f4f4f6; position: sticky; top: 0; }
 table.checks th, table.checks td { text-align: left; }
 .ok { color: #176b2c; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
 pre { background: #f6f6f8; padding: 0.8rem; overflow-x: auto; }
+table.cells td { text-align: left; vertical-align: top; white-space: pre-wrap;
+                 font-family: ui-monospace, monospace; min-width: 14rem; max-width: 24rem; }
+table.cells td:first-child { min-width: 0; white-space: nowrap; font-family: inherit; }
 """
 
 
@@ -158,6 +161,8 @@ def _checks(contents: Contents) -> list[str]:
 
 def _domain_section(section: ReportSection) -> Sequence[str]:
     note = f'<p class="muted">{escape(section.note)}</p>' if section.note else ""
+    if section.table is not None:
+        note += _cells_table(section.table)
     if section.strip:
         figures = "".join(
             f'<figure><a href="{escape(f.relative)}"><img src="{escape(f.relative)}" '
@@ -171,6 +176,14 @@ def _domain_section(section: ReportSection) -> Sequence[str]:
         for f in section.figures
     )
     return _section(section.title, note + figures)
+
+
+def _cells_table(table: ReportTable) -> str:
+    header = "".join(f"<th>{escape(cell)}</th>" for cell in table.header)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
+    )
+    return f'<div class="scroll"><table class="cells"><tr>{header}</tr>{rows}</table></div>'
 
 
 def _table(results: RunResults) -> str:

@@ -15,10 +15,9 @@ import dataclasses
 import io
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
-from lightning.pytorch.loggers import Logger
 
 from lab import regimes
 from lab.config import ExperimentConfig
@@ -35,9 +34,9 @@ from lab.metrics.degenerate import FeatureSetError
 from lab.rundir import faults
 from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
 from lab.rundir.storage import encode_npz, load_npz
-from lab.training.fit import fit
+from lab.training.generation import train_generation
 from lab.training.logs import generation_loggers
-from lab.training.seeding import cpu_generator, derive_seed, seed_everything
+from lab.training.seeding import cpu_generator, derive_seed
 from models.registry import build_model
 
 FLOAT32_BYTES = 4
@@ -88,11 +87,11 @@ class ImageDomain:
         config, real, plan, generation = self.config, self.real, self.plan, first
         began = time.perf_counter()
         training = regimes.training_set(
-            config, generation, real.train, lambda k: _stored_samples(run, k)
+            config, generation, real.train.images, lambda k: _stored_samples(run, k)
         )
         loggers = generation_loggers(run.path, generation, config.logging)
         model, steps = train_generation(
-            config, generation, training.images, len(real.train), plan, loggers
+            config, generation, training.items, len(real.train), plan, loggers
         )
         faults.reached(f"trained:{generation}")
         drawn, grid = draw_samples(config, generation, model, plan)
@@ -140,44 +139,6 @@ def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
     return torch.from_numpy(stored["images"])
 
 
-def train_generation(
-    config: ExperimentConfig,
-    generation: int,
-    images: torch.Tensor,
-    real_size: int,
-    plan: DevicePlan,
-    loggers: Sequence[Logger] = (),
-) -> tuple[torch.nn.Module, int]:
-    """A fresh model, seeded from (seed, generation), trained on `images`; and its step count."""
-    seed_everything(derive_seed(config.seed, "model", generation))
-    model = build_model(config.model, tuple(images.shape[1:]), config.train.lr)
-    max_epochs, max_steps = training_budget(config, real_size)
-    steps = fit(
-        model,
-        [images],
-        plan=plan,
-        batch_size=config.train.batch_size,
-        seed=derive_seed(config.seed, "batches", generation),
-        max_epochs=max_epochs,
-        max_steps=max_steps,
-        label=f"generation {generation}/{config.generations - 1}",
-        loggers=loggers,
-        log_every_n_steps=config.logging.every_n_steps,
-    )
-    return model, steps
-
-
-def training_budget(config: ExperimentConfig, real_size: int) -> tuple[int | None, int | None]:
-    """(max_epochs, max_steps) for every generation: with `train.fixed_budget`, epochs count
-    passes over the real training set and become a step budget shared by all generations."""
-    train = config.train
-    if train.max_steps is not None:
-        return None, train.max_steps
-    if train.fixed_budget:
-        return None, train.max_epochs * (real_size // train.batch_size)
-    return train.max_epochs, None
-
-
 def draw_samples(
     config: ExperimentConfig, generation: int, model: torch.nn.Module, plan: DevicePlan
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,7 +172,7 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
         ),
         "judge.batch_size": (config.judge.batch_size, len(real.train)),
     }
-    real_needed = regimes.real_images_per_generation(config)
+    real_needed = regimes.real_items_per_generation(config)
     if real_needed > len(real.train):
         raise ConfigError(
             f"regime_options asks for {real_needed} real images per generation but {real.name} "

@@ -1,0 +1,95 @@
+"""The text domain's part of report.html: the same held-out prompts continued by every
+generation side by side (the text analogue of the fixed-noise grid), and the distribution of
+each generation's sample perplexities under generation 0's model (the Nature paper's
+figure). Both are read from the generations' samples files."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from lab.domains.protocol import ReportFigure, ReportSection, ReportTable
+from lab.domains.text.files import text_files
+from lab.domains.text.words import decode
+from lab.report.figures import MAX_LEGEND_GENERATIONS, PLOTS_DIR, png
+from lab.rundir.results import RunResults
+from lab.rundir.storage import load_npz
+
+HISTOGRAM_BINS = 60
+HISTOGRAM_FIGSIZE = (7.0, 3.6)
+LATEST_COLOUR = 0.9  # of viridis: generation 0 dark, the last one light but still visible
+# Control characters other than line breaks and tabs would not show; U+FFFD shows them.
+_UNPRINTABLE = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F], "\ufffd")
+
+
+def report_sections(results: RunResults) -> list[ReportSection]:
+    stored = {}
+    for generation in results.generations:
+        path = results.path / text_files(generation)["samples"]
+        if path.is_file():
+            stored[generation] = load_npz(path)
+    if not stored:
+        return []
+    return [_continuations(stored), _perplexities(stored)]
+
+
+def readable(data: bytes) -> str:
+    """Bytes as text a page can show: invalid UTF-8 and control characters as U+FFFD."""
+    return decode(data).translate(_UNPRINTABLE)
+
+
+def _continuations(stored: dict[int, dict[str, np.ndarray]]) -> ReportSection:
+    prompts = next(iter(stored.values()))["shown_prompts"]
+    header = ("", *(f"prompt {i + 1}" for i in range(len(prompts))))
+    rows = [("held-out prompt", *(readable(bytes(p)) for p in prompts))]
+    for generation, arrays in stored.items():
+        rows.append((f"generation {generation}", *(readable(bytes(c)) for c in arrays["shown"])))
+    note = (
+        "Each column is one prompt from the held-out text; each row is how one generation "
+        "continued it, from noise that is the same every generation (samples/gen_NNN.txt)."
+    )
+    table = ReportTable(header, rows)
+    return ReportSection("The same prompts, continued by every generation", note, table=table)
+
+
+def _perplexities(stored: dict[int, dict[str, np.ndarray]]) -> ReportSection:
+    note = (
+        "The perplexity (per byte) of each generation's samples under generation 0's model. "
+        "Samples drift to what the first model finds most likely (the mass moves left) and "
+        "grow a tail of text it finds unlikely (Shumailov et al. 2024, Figure 1b)."
+    )
+    figure = ReportFigure(
+        f"{PLOTS_DIR}/sample_perplexity.png",
+        perplexity_histograms({g: a["first_model_perplexity"] for g, a in stored.items()}),
+        "perplexity of the samples under generation 0's model",
+    )
+    return ReportSection("Sample perplexity under generation 0's model", note, [figure])
+
+
+def perplexity_histograms(values: dict[int, np.ndarray]) -> bytes:
+    """One step histogram (share of samples) per generation over shared log-spaced bins."""
+    everything = np.concatenate(list(values.values()))
+    finite = everything[np.isfinite(everything) & (everything > 0)]
+    low, high = (finite.min(), finite.max()) if finite.size else (1.0, 2.0)
+    bins = np.geomspace(low, max(high, low * (1 + 1e-9)), HISTOGRAM_BINS + 1)
+    figure = Figure(figsize=HISTOGRAM_FIGSIZE, layout="constrained")
+    axes = figure.add_subplot()
+    colours = colormaps["viridis"](np.linspace(0, LATEST_COLOUR, len(values)))
+    for colour, (generation, series) in zip(colours, values.items(), strict=True):
+        weights = np.full(len(series), 1 / max(1, len(series)))
+        axes.hist(
+            series,
+            bins=bins,
+            weights=weights,
+            histtype="step",
+            color=colour,
+            label=f"gen {generation}",
+        )
+    axes.set_xscale("log")
+    axes.set_xlabel("perplexity under generation 0's model")
+    axes.set_ylabel("share of samples")
+    axes.grid(alpha=0.3)
+    if len(values) <= MAX_LEGEND_GENERATIONS:
+        axes.legend(fontsize="x-small")
+    return png(figure)

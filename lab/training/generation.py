@@ -1,0 +1,54 @@
+"""One generation's model: built fresh, seeded from (seed, generation), trained with the
+budget every generation shares. Used by every domain whose models train with Lightning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from lightning.pytorch.loggers import Logger
+
+from lab.config import ExperimentConfig
+from lab.device import DevicePlan
+from lab.training.fit import fit
+from lab.training.seeding import derive_seed, seed_everything
+from models.registry import build_model
+
+
+def train_generation(
+    config: ExperimentConfig,
+    generation: int,
+    items: torch.Tensor,
+    real_size: int,
+    plan: DevicePlan,
+    loggers: Sequence[Logger] = (),
+) -> tuple[torch.nn.Module, int]:
+    """A fresh model, seeded from (seed, generation), trained on `items` (a tensor indexed
+    along its first dimension: images, token sequences); and its step count."""
+    seed_everything(derive_seed(config.seed, "model", generation))
+    model = build_model(config.model, tuple(items.shape[1:]), config.train.lr)
+    max_epochs, max_steps = training_budget(config, real_size)
+    steps = fit(
+        model,
+        [items],
+        plan=plan,
+        batch_size=config.train.batch_size,
+        seed=derive_seed(config.seed, "batches", generation),
+        max_epochs=max_epochs,
+        max_steps=max_steps,
+        label=f"generation {generation}/{config.generations - 1}",
+        loggers=loggers,
+        log_every_n_steps=config.logging.every_n_steps,
+    )
+    return model, steps
+
+
+def training_budget(config: ExperimentConfig, real_size: int) -> tuple[int | None, int | None]:
+    """(max_epochs, max_steps) for every generation: with `train.fixed_budget`, epochs count
+    passes over the real training set and become a step budget shared by all generations."""
+    train = config.train
+    if train.max_steps is not None:
+        return None, train.max_steps
+    if train.fixed_budget:
+        return None, train.max_epochs * (real_size // train.batch_size)
+    return train.max_epochs, None

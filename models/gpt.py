@@ -1,0 +1,303 @@
+"""A small causal transformer over bytes, trained from scratch: the lab's language model.
+
+GPT-2's design at toy size (Radford et al. 2019; Karpathy's nanoGPT): pre-norm blocks of
+causal self-attention and a 4x MLP, learned positions, the output layer tied to the input
+embedding, N(0, 0.02) initialisation with the residual projections scaled by 1/sqrt(2 x
+layers). Tokens are bytes, so any text is its own encoding and samples are stored as real
+text is, as uint8 sequences. The model is built for the data's sequence length L and sees at
+most L - 1 bytes at once: it trains on predicting bytes 1..L-1 of each sequence from the ones
+before.
+
+`sample` continues prompts with one uniform number per new byte, drawn on the CPU from the
+caller's generator before anything runs, so the random draws of a generation do not depend on
+its batch size or device and a redone generation writes the same text. Sampling bias is
+`temperature` (1.0 unbiased; below 1 sharpens the distribution of the next byte towards its
+mode), the same knob as for the image models.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from lab.schema import SchemaError, bounds
+from models.epoch_means import EpochMeans
+
+VOCABULARY = 256  # one token per byte value
+MLP_RATIO = 4
+INIT_STD = 0.02
+# Once the context is full, sampling drops the oldest bytes and keeps this share of it, so a
+# new cache is computed once per (1 - share) x context bytes rather than for every byte.
+KEPT_CONTEXT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    kind: Literal["gpt"] = "gpt"
+    layers: int = field(default=4, metadata=bounds(ge=1))
+    heads: int = field(default=4, metadata=bounds(ge=1))
+    # Width of the embeddings and of every block; a multiple of heads.
+    width: int = field(default=128, metadata=bounds(ge=1))
+    # Dropout on attention weights and residual branches while training (0: none).
+    dropout: float = field(default=0.0, metadata=bounds(ge=0, lt=1))
+    # AdamW's decoupled weight decay on the weight matrices (not on biases, norms, positions).
+    weight_decay: float = field(default=0.0, metadata=bounds(ge=0))
+    # The learning rate rises linearly from 0 over warmup_steps, then (cosine) falls along a
+    # half cosine to final_lr_fraction x train.lr at the last step; constant keeps train.lr.
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = field(default=0, metadata=bounds(ge=0))
+    final_lr_fraction: float = field(default=0.1, metadata=bounds(ge=0, le=1))
+
+    def check(self, prefix: str) -> None:
+        if self.width % self.heads:
+            raise SchemaError(
+                f"{prefix}.width",
+                f"is {self.width}, not a multiple of model.heads {self.heads}; each head gets "
+                "an equal share of the width",
+            )
+
+
+class LayerCache:
+    """One attention layer's keys and values of the bytes seen so far, while sampling:
+    [B, heads, context, head width], zero beyond the bytes written."""
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, context: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.context = context
+        self.dropout = dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+
+    def forward(
+        self, x: torch.Tensor, cache: LayerCache | None = None, position: int = 0
+    ) -> torch.Tensor:
+        """Causal attention over `x` [B, T, width]. With a cache, `x` is either the whole
+        window from position 0 (T bytes, which fill a fresh cache) or one new byte at
+        `position`, which attends to every byte before it."""
+        batch, length, width = x.shape
+        shape = (batch, length, 3, self.heads, width // self.heads)
+        q, k, v = self.qkv(x).view(shape).permute(2, 0, 3, 1, 4)
+        if cache is None or position == 0:
+            if cache is not None:  # a window from position 0 fills a fresh cache
+                cache.keys = k.new_zeros((*k.shape[:2], self.context, k.shape[3]))
+                cache.values = torch.zeros_like(cache.keys)
+                cache.keys[:, :, :length] = k
+                cache.values[:, :, :length] = v
+            dropout = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        else:
+            y = _attend_cached(q, k, v, cache, position)
+        return self.out(y.transpose(1, 2).reshape(batch, length, width))
+
+
+def _attend_cached(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache: LayerCache, position: int
+) -> torch.Tensor:
+    """One new byte at `position` attends to itself and every byte before it. The products
+    run over the whole (contiguous, zero-filled) cache with the later places masked: on a
+    CPU that is faster than slicing the cache or a fused kernel for a single query."""
+    cache.keys[:, :, position] = k[:, :, 0]
+    cache.values[:, :, position] = v[:, :, 0]
+    scores = (q @ cache.keys.transpose(-2, -1)) * q.shape[-1] ** -0.5
+    later = torch.arange(cache.keys.shape[2], device=q.device) > position
+    return torch.softmax(scores.masked_fill(later, float("-inf")), dim=-1) @ cache.values
+
+
+class Block(nn.Module):
+    """x + attention(norm(x)), then x + mlp(norm(x)): GPT-2's pre-norm residual block."""
+
+    def __init__(self, width: int, heads: int, context: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(width)
+        self.attention = SelfAttention(width, heads, context, dropout)
+        self.mlp_norm = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, MLP_RATIO * width),
+            nn.GELU(),
+            nn.Linear(MLP_RATIO * width, width),
+        )
+        self.residual_dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, cache: LayerCache | None = None, position: int = 0
+    ) -> torch.Tensor:
+        x = x + self.residual_dropout(self.attention(self.attention_norm(x), cache, position))
+        return x + self.residual_dropout(self.mlp(self.mlp_norm(x)))
+
+
+class Transformer(nn.Module):
+    """Bytes [B, T] (T <= context) -> logits [B, T, 256] of the byte after each one."""
+
+    def __init__(self, config: GPTConfig, context: int) -> None:
+        super().__init__()
+        self.context = context
+        self.tokens = nn.Embedding(VOCABULARY, config.width)
+        self.positions = nn.Embedding(context, config.width)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            Block(config.width, config.heads, context, config.dropout) for _ in range(config.layers)
+        )
+        self.norm = nn.LayerNorm(config.width)
+        self.apply(_initialise)
+        for name, parameter in self.named_parameters():
+            if name.endswith(("attention.out.weight", "mlp.2.weight")):
+                nn.init.normal_(parameter, std=INIT_STD / math.sqrt(2 * config.layers))
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        caches: list[LayerCache] | None = None,
+        position: int = 0,
+    ) -> torch.Tensor:
+        places = torch.arange(position, position + tokens.shape[1], device=tokens.device)
+        x = self.dropout(self.tokens(tokens) + self.positions(places))
+        for index, block in enumerate(self.blocks):
+            x = block(x, caches[index] if caches is not None else None, position)
+        return self.norm(x) @ self.tokens.weight.T  # tied: the input embedding reads out
+
+    def decode(self, tokens: torch.Tensor, caches: list[LayerCache], position: int) -> torch.Tensor:
+        """Sampling's path, past a compiled `__call__` (its shapes change every byte): logits
+        of `tokens` placed at `position`, their keys and values kept in `caches`."""
+        return self.forward(tokens, caches, position)
+
+
+def _initialise(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=INIT_STD)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+class GPT(L.LightningModule):
+    """A decoder-only transformer for sequences of `shape` = (L,) bytes."""
+
+    def __init__(self, config: GPTConfig, shape: tuple[int, ...], lr: float) -> None:
+        super().__init__()
+        (length,) = shape
+        self.config = config
+        self.lr = lr
+        self.context = length - 1
+        self.network = Transformer(config, self.context)
+        self.epoch_means = EpochMeans()
+
+    def next_byte_logits(self, sequences: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, L] -> logits [B, L - 1, 256]: of byte t + 1 given bytes 0..t."""
+        return self.network(sequences[:, :-1].long())
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        logits = self.next_byte_logits(batch)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].long().flatten())
+        self.epoch_means.add(loss=loss)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_means.log(self)
+
+    def configure_optimizers(self) -> dict[str, object]:
+        matrices = [p for n, p in self.network.named_parameters() if _decays(n, p)]
+        others = [p for n, p in self.network.named_parameters() if not _decays(n, p)]
+        groups = [
+            {"params": matrices, "weight_decay": self.config.weight_decay},
+            {"params": others, "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        factor = functools.partial(_lr_factor, config=self.config, total=total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        prompts: torch.Tensor,
+        length: int,
+        generator: torch.Generator,
+        batch_size: int = 1000,
+        temperature: float = 1.0,
+        label: str | None = None,
+    ) -> torch.Tensor:
+        """Continue each prompt (uint8 [n, P]) by `length` bytes: uint8 [n, length] on the
+        CPU, in eval mode, `batch_size` prompts at a time (with a progress bar named `label`
+        when one is given and stderr is a terminal)."""
+        self.eval()
+        uniforms = torch.rand((len(prompts), length), generator=generator, dtype=torch.float64)
+        batches = zip(prompts.split(batch_size), uniforms.split(batch_size), strict=True)
+        shown = tqdm(
+            batches,
+            total=math.ceil(len(prompts) / batch_size),
+            desc=label,
+            unit="batch",
+            leave=False,
+            disable=None if label else True,
+        )
+        parts = [
+            self._continue(chunk.to(self.device), draws.to(self.device), temperature).cpu()
+            for chunk, draws in shown
+        ]
+        return torch.cat(parts)
+
+    def _continue(
+        self, prompts: torch.Tensor, uniforms: torch.Tensor, temperature: float
+    ) -> torch.Tensor:
+        """One batch of continuations: the window of bytes in the cache grows one byte at a
+        time; once full, it keeps its newest KEPT_CONTEXT_SHARE and is encoded afresh."""
+        caches = [LayerCache() for _ in self.network.blocks]
+        window = prompts[:, -self.context :].long()
+        logits = self.network.decode(window, caches, 0)
+        kept = max(1, int(self.context * KEPT_CONTEXT_SHARE))
+        length = uniforms.shape[1]
+        written = torch.empty(uniforms.shape, dtype=torch.uint8, device=prompts.device)
+        for step in range(length):
+            byte = _draw(logits[:, -1], uniforms[:, step], temperature)
+            written[:, step] = byte
+            if step + 1 == length:
+                break
+            if window.shape[1] < self.context:
+                logits = self.network.decode(byte[:, None], caches, window.shape[1])
+                window = torch.cat([window, byte[:, None]], dim=1)
+            else:
+                window = torch.cat([window, byte[:, None]], dim=1)[:, -kept:]
+                logits = self.network.decode(window, caches, 0)
+        return written
+
+
+def _lr_factor(step: int, config: GPTConfig, total: int) -> float:
+    """The learning rate at optimiser step `step` of `total`, as a factor of train.lr."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return 1.0
+    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.final_lr_fraction + (1 - config.final_lr_fraction) * cosine
+
+
+def _decays(name: str, parameter: nn.Parameter) -> bool:
+    """Weight decay applies to the matrices of the linear layers and the byte embedding."""
+    return parameter.dim() == 2 and not name.startswith("positions")
+
+
+def _draw(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The next byte of each row by inverse-CDF sampling from softmax(logits / temperature):
+    the first byte whose cumulative probability exceeds the row's uniform number."""
+    cumulative = torch.softmax(logits.float() / temperature, dim=-1).cumsum(dim=-1)
+    targets = (uniforms.to(cumulative.dtype) * cumulative[:, -1]).unsqueeze(1)
+    return torch.searchsorted(cumulative, targets, right=True).squeeze(1).clamp_(max=VOCABULARY - 1)
