@@ -108,7 +108,10 @@ def late_stage(results: RunResults, signals: CollapseSignals, check: CheckConfig
     if not real:
         wanted = " or ".join(signals.diversity)
         return Stage(
-            LATE, None, f"{NOT_MEASURED}: the run has no {wanted} with a real value in its manifest"
+            LATE,
+            None,
+            f"{NOT_MEASURED}: the run's manifest holds no real-data value of {wanted} to compare "
+            "with (runs made before the timeline existed lack it)",
         )
     series = {name: results.series(name) for name in real}
     for index, generation in enumerate(results.generations):

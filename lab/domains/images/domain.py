@@ -98,7 +98,7 @@ class ImageDomain:
         diverged: str | None = getattr(model, "diverged", None)  # in training or sampling
         faults.reached(f"sampled:{generation}")
         try:
-            metrics, labels = self.measure(drawn, trained_on=training.images)
+            metrics, labels = self.measure(drawn, trained_on=training.items)
         except FeatureSetError as err:
             raise DataError(
                 f"generation {generation}'s samples cannot be measured: {err}."
