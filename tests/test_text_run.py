@@ -144,7 +144,7 @@ def test_check_and_compare_read_a_text_run(finished, tmp_path, capsys) -> None:
     assert main(["check", str(run_dir), "--max", "heldout_perplexity=1"]) == 1
     assert "heldout_perplexity: generation 0 has" in capsys.readouterr().out
     assert main(["check", str(run_dir), "--min", "type_coverage=0"]) == 0
-    assert main(["compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "c")]) == 0
+    assert main(["compare", str(run_dir), "--out", str(tmp_path / "c")]) == 0
     table = capsys.readouterr().out
     assert "heldout_perplexity" in table and "type_coverage" in table
 
