@@ -20,6 +20,17 @@ TINY_EXPERIMENT = {
     "train": {"max_steps": 120, "batch_size": 64, "lr": 0.002},
 }
 
+# Gaussian chains in two blocks of three generations, finished in well under a second: the
+# run that tests damage, kill and resume when the kind of model does not matter.
+SMALL_CHAINS_EXPERIMENT = {
+    "name": "chains",
+    "generations": 6,
+    "samples_per_generation": 20,
+    "seed": 0,
+    "data": {"name": "gaussian"},
+    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
+}
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -48,6 +59,20 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pa
     path = tmp_path_factory.mktemp("tiny_config") / "tiny.yaml"
     path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache_dir)}))
     return path
+
+
+@pytest.fixture(scope="module")
+def mnist(tiny_config: Path):
+    """(config, real data, judge) of the tiny experiment; the judge is the session's cached one."""
+    from lab.config import load_config
+    from lab.data.load import load_real_data
+    from lab.device import plan_device
+    from lab.domains.images.judging import load_or_train_judge
+
+    config = load_config(tiny_config)
+    real = load_real_data(config.data)
+    judge, _ = load_or_train_judge(config, real, plan_device("cpu", "32-true", deterministic=True))
+    return config, real, judge
 
 
 def assert_matches_row(measured: dict, row: dict[str, str]) -> None:

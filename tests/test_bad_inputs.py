@@ -35,7 +35,7 @@ from lab.domains.images.judging import load_or_train_judge
 from lab.rundir.directory import RunDirectory
 from lab.rundir.locks import RunLock
 from tests.celeba_fixtures import write_tiny_celeba
-from tests.conftest import TINY_EXPERIMENT
+from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
 from tests.idx_fixtures import write_tiny_mnist
 from tests.text_fixtures import write_wikitext
 
@@ -278,22 +278,13 @@ def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
 
-# A run of Gaussian chains: finished in well under a second, so a damaged run folder costs
-# a test nothing. Built once, then copied into each case's folder.
-VECTOR_EXPERIMENT = {
-    "name": "chains",
-    "generations": 6,
-    "samples_per_generation": 20,
-    "seed": 0,
-    "data": {"name": "gaussian"},
-    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
-}
+# The finished chains run, built once, then copied into each case's folder.
 _FINISHED_RUNS: list[Path] = []
 
 
 def _vector_config(tmp: Path, changes: dict | None = None) -> Path:
     path = tmp / "chains.yaml"
-    path.write_text(yaml.safe_dump({**VECTOR_EXPERIMENT, **(changes or {})}, sort_keys=False))
+    path.write_text(yaml.safe_dump({**SMALL_CHAINS_EXPERIMENT, **(changes or {})}, sort_keys=False))
     return path
 
 
@@ -302,7 +293,7 @@ def _vector_run(tmp: Path, changes: dict | None = None, *extra: str) -> list[str
 
 
 def _finished_run(tmp: Path) -> Path:
-    """tmp/run: a finished run of VECTOR_EXPERIMENT (the experiment is tmp/chains.yaml)."""
+    """tmp/run: a finished run of SMALL_CHAINS_EXPERIMENT (the experiment is tmp/chains.yaml)."""
     if not _FINISHED_RUNS:
         source = tmp / "first"
         assert main(["run", str(_vector_config(tmp)), "--run-dir", str(source)]) == 0

@@ -9,10 +9,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from lab.config import load_config
-from lab.data.load import load_real_data
 from lab.device import plan_device
-from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import heldout_metrics
 from lab.metrics.memorisation import CopyFraction
 from lab.metrics.prdc import PrecisionRecallDensityCoverage
@@ -154,15 +151,6 @@ def test_copy_fraction_equals_a_brute_force_count(case: str, tile: tuple[int, in
     expected = _copies_by_brute_force(training.astype(np.float64), samples.astype(np.float64))
     assert ours == expected
     assert 0 < ours < 1
-
-
-@pytest.fixture(scope="module")
-def mnist(tiny_config):
-    """(config, real data, judge) of the tiny experiment; the judge is the session's cached one."""
-    config = load_config(tiny_config)
-    real = load_real_data(config.data)
-    judge, _ = load_or_train_judge(config, real, CPU)
-    return config, real, judge
 
 
 def test_copying_the_training_set_shows_and_new_real_digits_score_the_real_rate(mnist) -> None:

@@ -9,9 +9,7 @@ import torch
 from scipy.spatial.distance import pdist
 
 from lab.config import load_config
-from lab.data.load import load_real_data
 from lab.device import plan_device
-from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import check_metric_sizes, heldout_metrics, real_features_path
 from lab.domains.images.predictions import predict_labels
 from lab.domains.images.settings import MetricsConfig
@@ -100,15 +98,6 @@ def test_real_features_are_cached_and_a_stale_cache_is_recomputed(tmp_path) -> N
     torch.save(torch.zeros(3, 12), path)  # a file from other images
     assert torch.equal(cached_features(path, space, images, CPU, batch_size=4), first)
     assert len(calls) == 6
-
-
-@pytest.fixture(scope="module")
-def mnist(tiny_config):
-    """(config, real data, judge) of the tiny experiment; the judge is the session's cached one."""
-    config = load_config(tiny_config)
-    real = load_real_data(config.data)
-    judge, _ = load_or_train_judge(config, real, CPU)
-    return config, real, judge
 
 
 def test_dropping_three_digits_shows_in_per_class_recall(mnist) -> None:

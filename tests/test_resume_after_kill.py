@@ -8,11 +8,8 @@ was never interrupted. The kills come from the process itself at named points
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,28 +18,14 @@ import yaml
 
 from lab.cli import main
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
-from lab.rundir.faults import KILL_AT_VARIABLE, SIGNAL_VARIABLE
-from tests.conftest import TINY_EXPERIMENT
+from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
+from tests.run_processes import launch_run
 
-REPO = Path(__file__).resolve().parents[1]
 KILL_SMALL = {
     "generations": 3,
     "samples_per_generation": 400,
     "train": {"max_steps": 40, "batch_size": 64, "lr": 0.002},
 }
-
-
-def _launch(
-    config: Path, run_dir: Path, kill_at: str | None = None, signal_name: str = "KILL"
-) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items() if key != KILL_AT_VARIABLE}
-    env[SIGNAL_VARIABLE] = signal_name
-    if kill_at:
-        env[KILL_AT_VARIABLE] = kill_at
-    command = [sys.executable, "-m", "lab.cli", "run", str(config), "--run-dir", str(run_dir)]
-    return subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
 
 
 def _outputs(run_dir: Path) -> dict[str, bytes]:
@@ -75,7 +58,7 @@ def test_sigterm_is_said_recorded_and_resumed(clean, tmp_path, kill_at) -> None:
     """A stopped run must not look finished, wherever SIGTERM finds it."""
     config, expected = clean
     run_dir = tmp_path / "terminated"
-    process = _launch(config, run_dir, kill_at=kill_at, signal_name="TERM")
+    process = launch_run(config, run_dir, kill_at=kill_at, signal_name="TERM")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 143, err
     assert "stopped by SIGTERM; run the same command again to resume." in err
@@ -85,7 +68,7 @@ def test_sigterm_is_said_recorded_and_resumed(clean, tmp_path, kill_at) -> None:
         "during": "generation 1",
         "error": "Interrupted: stopped by SIGTERM",
     }
-    resumed = _launch(config, run_dir)
+    resumed = launch_run(config, run_dir)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert _outputs(run_dir) == expected
@@ -109,10 +92,10 @@ def test_kills_at_named_points_resume_to_identical_bytes(clean, tmp_path) -> Non
     config, expected = clean
     run_dir = tmp_path / "killed"
     for point in KILL_POINTS:
-        process = _launch(config, run_dir, kill_at=point)
+        process = launch_run(config, run_dir, kill_at=point)
         _, err = process.communicate(timeout=300)
         assert process.returncode == -signal.SIGKILL, f"not killed at {point}: {err}"
-    process = _launch(config, run_dir)
+    process = launch_run(config, run_dir)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert _outputs(run_dir) == expected
@@ -124,7 +107,7 @@ def test_kill_at_a_random_moment_resumes_to_identical_bytes(clean, tmp_path) -> 
     run_dir = tmp_path / "random"
     seed = random.randrange(10**6)
     delay = random.Random(seed).uniform(0.0, 4.0)
-    process = _launch(config, run_dir)
+    process = launch_run(config, run_dir)
     manifest = run_dir / MANIFEST_FILE
     deadline = time.monotonic() + 300
     # Wait until generation 0 is done, so the random kill lands inside later generations.
@@ -135,20 +118,10 @@ def test_kill_at_a_random_moment_resumes_to_identical_bytes(clean, tmp_path) -> 
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
-    resumed = _launch(config, run_dir)
+    resumed = launch_run(config, run_dir)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, f"seed {seed}: {err}"
     assert _outputs(run_dir) == expected, f"random kill with seed {seed} (delay {delay:.2f}s)"
-
-
-CHAINS = {
-    "name": "chains",
-    "generations": 6,
-    "samples_per_generation": 20,
-    "seed": 0,
-    "data": {"name": "gaussian"},
-    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
-}
 
 
 @pytest.mark.parametrize(
@@ -160,16 +133,16 @@ def test_a_vector_run_stopped_by_a_signal_says_so_and_resumes(
 ) -> None:
     """The vector runs never enter Lightning: SIGTERM and Ctrl-C are handled as inside it."""
     config = tmp_path / "chains.yaml"
-    config.write_text(yaml.safe_dump(CHAINS))
+    config.write_text(yaml.safe_dump(SMALL_CHAINS_EXPERIMENT))
     assert main(["run", str(config), "--run-dir", str(tmp_path / "clean")]) == 0
     run_dir = tmp_path / "stopped"
-    process = _launch(config, run_dir, kill_at="fitted:4", signal_name=signal_name)
+    process = launch_run(config, run_dir, kill_at="fitted:4", signal_name=signal_name)
     _, err = process.communicate(timeout=120)
     assert process.returncode == exit_code, err
     assert f"{said}; run the same command again to resume." in err
     failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
     assert failure == {**failure, "during": "generations 3-5", "error": f"Interrupted: {said}"}
-    resumed = _launch(config, run_dir)
+    resumed = launch_run(config, run_dir)
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     clean_metrics = (tmp_path / "clean" / METRICS_FILE).read_bytes()

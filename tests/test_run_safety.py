@@ -21,7 +21,7 @@ from lab.errors import RunDirError
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
 from lab.rundir.locks import lock_holder
 from lab.rundir.storage import sha256_file
-from tests.conftest import TINY_EXPERIMENT
+from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
 from tests.fake_runs import make_run, mnist_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,23 +144,12 @@ def test_status_of_a_folder_that_is_not_a_run(tmp_path) -> None:
         describe(tmp_path)
 
 
-# Damaged run folders, on a run of Gaussian chains: finished in well under a second.
-CHAINS = {
-    "name": "chains",
-    "generations": 6,
-    "samples_per_generation": 20,
-    "seed": 0,
-    "data": {"name": "gaussian"},
-    "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
-}
-
-
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(experiment file, finished run) of CHAINS; tests work on copies of the run."""
+    """(experiment file, finished run) of SMALL_CHAINS_EXPERIMENT; tests work on copies."""
     root = tmp_path_factory.mktemp("chains")
     config = root / "chains.yaml"
-    config.write_text(yaml.safe_dump(CHAINS, sort_keys=False))
+    config.write_text(yaml.safe_dump(SMALL_CHAINS_EXPERIMENT, sort_keys=False))
     assert main(["run", str(config), "--run-dir", str(root / "run")]) == 0
     return config, root / "run"
 
@@ -192,7 +181,7 @@ def test_a_config_refused_by_a_size_check_does_not_bind_the_folder(chains, tmp_p
     config, _ = chains
     run_dir = tmp_path / "run"
     too_few = tmp_path / "too_few.yaml"
-    too_few.write_text(yaml.safe_dump({**CHAINS, "samples_per_generation": 1}))
+    too_few.write_text(yaml.safe_dump({**SMALL_CHAINS_EXPERIMENT, "samples_per_generation": 1}))
     assert main(["run", str(too_few), "--run-dir", str(run_dir)]) == 2
     assert [p.name for p in run_dir.iterdir()] == [".lock"]
     assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0

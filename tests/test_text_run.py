@@ -6,10 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +18,8 @@ from lab.cli import main
 from lab.config import load_config
 from lab.errors import ConfigError
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
-from lab.rundir.faults import KILL_AT_VARIABLE
+from tests.run_processes import launch_run
 
-REPO = Path(__file__).resolve().parents[1]
 LENGTH, PROMPT, SAMPLES, SHOWN = 32, 16, 48, 2
 TINY_TEXT = {
     "name": "tiny_text",
@@ -163,16 +159,6 @@ def test_regimes_build_text_training_sets(tmp_path, regime, options, composition
     assert manifest["generations"][1]["training_set"] == composition
 
 
-def _launch(config: Path, run_dir: Path, kill_at: str | None = None) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items() if key != KILL_AT_VARIABLE}
-    if kill_at:
-        env[KILL_AT_VARIABLE] = kill_at
-    command = [sys.executable, "-m", "lab.cli", "run", str(config), "--run-dir", str(run_dir)]
-    return subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
 # Inside training, between two files of a generation, between metrics.csv and the manifest,
 # and after measuring, before any file of the last generation is written.
 KILL_POINTS = [
@@ -187,10 +173,10 @@ def test_a_killed_run_resumes_to_identical_bytes(finished, tmp_path) -> None:
     config, clean = finished
     run_dir = tmp_path / "killed"
     for point in KILL_POINTS:
-        process = _launch(config, run_dir, kill_at=point)
+        process = launch_run(config, run_dir, kill_at=point)
         _, err = process.communicate(timeout=300)
         assert process.returncode == -signal.SIGKILL, f"not killed at {point}: {err}"
-    process = _launch(config, run_dir)
+    process = launch_run(config, run_dir)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert _outputs(run_dir) == _outputs(clean)
