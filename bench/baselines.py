@@ -109,7 +109,7 @@ def dcgan_baseline(
     device = plan.device
     net_g, net_d = model.generator.to(device).train(), model.discriminator.to(device).train()
     criterion = nn.BCEWithLogitsLoss()
-    betas = (model.config.beta1, model.config.beta2)
+    betas = model.betas
     optimizer_d = torch.optim.Adam(net_d.parameters(), lr=model.lr, betas=betas)
     optimizer_g = torch.optim.Adam(net_g.parameters(), lr=model.lr, betas=betas)
     logged: list[float] = []

@@ -33,14 +33,15 @@ import torch
 
 from bench.results_file import update_json, write_section
 from bench.speed import machine_name
-from lab.config import ExperimentConfig, load_config
+from lab.config import load_config
 from lab.data.mnist import FILES as MNIST_FILES
 from lab.data.mnist import raw_folder
 from lab.device import DevicePlan, plan_device
-from lab.domains.images.domain import draw_samples
+from lab.domains.images.domain import draw_images
+from lab.domains.images.files import image_files
+from lab.experiment import ExperimentConfig
+from lab.generators.build import read_checkpoint, rebuild
 from lab.loop import run_experiment
-from lab.rundir.directory import generation_files
-from models.registry import build_model
 from tests.celeba_fixtures import write_tiny_celeba
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,18 +82,17 @@ def timed_run(
 def sampling_speed(
     config: ExperimentConfig, run_dir: Path, generation: int, shape: tuple, plan: DevicePlan
 ) -> dict[str, float]:
-    """Images per second of the loop's own `draw_samples` with a stored generation's model
+    """Images per second of the loop's own `draw_images` with a stored generation's model
     (samples_per_generation images and the grid)."""
-    model = build_model(config.model, shape, config.train.lr)
-    checkpoint = run_dir / generation_files(generation)["checkpoint"]
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    checkpoint = run_dir / image_files(generation)["checkpoint"]
+    model = rebuild(read_checkpoint(checkpoint.read_bytes()))
     plan.prepare(model.to(plan.device))
-    draw_samples(config, generation, model, plan)  # warm-up
+    draw_images(config, generation, model, plan, shape)  # warm-up
     plan.synchronize()
     began = time.perf_counter()
-    drawn, grid = draw_samples(config, generation, model, plan)
+    drawn = draw_images(config, generation, model, plan, shape)
     seconds = time.perf_counter() - began
-    images = len(drawn) + len(grid)
+    images = len(drawn.samples) + len(drawn.grid)
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
 
 

@@ -42,9 +42,12 @@ from bench import baselines, evaluation, lab_path
 from bench.report import render_speed
 from bench.results_file import remove_section, update_json, write_section
 from lab.device import DevicePlan, plan_device
+from lab.generators.build import build_from_section
 from lab.training.seeding import seed_everything
-from models.dcgan import DCGAN, DCGANConfig
-from models.vae import VAE, VAEConfig
+from models.dcgan import DCGAN
+from models.sections.dcgan import DCGANConfig
+from models.sections.vae import VAEConfig
+from models.vae import VAE
 from tests.celeba_fixtures import write_tiny_celeba
 from tests.idx_fixtures import idx_bytes
 
@@ -393,11 +396,11 @@ class Bench:
 
     def new_dcgan(self) -> DCGAN:
         seed_everything(0)
-        return DCGAN(self.size.dcgan, DCGAN_SHAPE, DCGAN_LR)
+        return build_from_section(self.size.dcgan, image_shape=DCGAN_SHAPE, lr=DCGAN_LR)
 
     def new_vae(self) -> VAE:
         seed_everything(0)
-        return VAE(self.size.vae, VAE_SHAPE, VAE_LR)
+        return build_from_section(self.size.vae, image_shape=VAE_SHAPE, lr=VAE_LR)
 
 
 def _plain(throughput: baselines.Throughput) -> dict[str, float | None]:

@@ -1,242 +1,137 @@
-"""Experiment configuration: one YAML file in experiments/, loaded into frozen dataclasses.
+"""Experiment files: one YAML file in experiments/, read into its domain's frozen dataclass.
 
 Every key is validated on load (unknown keys, types, limits, cross-field rules), so a typo
 fails in the first second with a sentence naming the file and the key, not an hour into a run.
 `--set key.path=value` overrides go through the same validation and are named as the source
-of any error they cause.
+of any error they cause. `data.name` picks the domain (lab/domains/registry.py), whose
+ExperimentConfig subclass holds its sections; the engine's own sections are in
+lab/experiment.py. Loading never imports torch, except for a model named by `class_path`:
+its module is the user's, imported and checked against the contract of docs/models.md.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+import dataclasses
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
 from lab.domains import registry
-from lab.domains.images.settings import JudgeConfig, MetricsConfig
-from lab.errors import ConfigError
-from lab.schema import SchemaError, bounds, build, by_kind, join, to_plain
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The training budget of every generation, and the device it runs on."""
-
-    max_epochs: int | None = field(default=None, metadata=bounds(ge=1))
-    max_steps: int | None = field(default=None, metadata=bounds(ge=1))
-    batch_size: int = field(default=128, metadata=bounds(ge=1))
-    lr: float = field(default=1e-3, metadata=bounds(gt=0))
-    # true: max_epochs counts epochs of generation 0's real training set and is turned into
-    # optimiser steps, the same for every generation and regime, so a comparison of regimes
-    # measures the data, not the compute. false: epochs of each generation's own training
-    # set (an accumulating set then gets ever more steps).
-    fixed_budget: bool = True
-    accelerator: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
-    deterministic: bool = True
-    # torch.compile each part of the model (GPU only; ignored on the CPU). Compiling costs
-    # time at the start of each generation (bench/RESULTS.md: the warm-up column).
-    compile: bool = False
-    # What the loop does after a generation whose model reports that its training diverged
-    # (e.g. a GAN's losses turned NaN): record it and go on, or record it and stop the run.
-    on_divergence: Literal["continue", "stop"] = "continue"
-
-    def check(self, prefix: str) -> None:
-        if (self.max_epochs is None) == (self.max_steps is None):
-            raise SchemaError(
-                f"{prefix}.max_epochs",
-                f"or '{prefix}.max_steps' must be set, exactly one of them, to bound training",
-            )
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How samples are drawn: in batches, plus a fixed-noise grid per generation."""
-
-    batch_size: int = field(default=1000, metadata=bounds(ge=1))
-    grid_rows: int = field(default=8, metadata=bounds(ge=1, le=64))
-    # Sampling bias (MAD: keeps quality, loses diversity faster). temperature scales the
-    # latent noise (1.0 unbiased); truncation draws each latent coordinate from a normal
-    # truncated to [-truncation, truncation] (null: unbiased).
-    temperature: float = field(default=1.0, metadata=bounds(gt=0))
-    truncation: float | None = field(default=None, metadata=bounds(gt=0))
-
-
-@dataclass(frozen=True)
-class RegimeOptions:
-    """Options of the `fresh` regime: exactly one of the two fractions (see lab/regimes.py)."""
-
-    # Share of each generation's training set that is real data not shown in the previous
-    # generations (MAD's fresh-data loop).
-    fresh_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
-    # Share that is one fixed real subset, the same every generation (Nature's 10%).
-    real_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
-
-
-@dataclass(frozen=True)
-class LoggingConfig:
-    """Training logs of every generation, kept in the run directory under logs/gen_NNN/."""
-
-    # Lightning's CSVLogger: the report draws each generation's loss curves from it.
-    csv: bool = True
-    # Lightning's TensorBoardLogger, used only when the tensorboard package is installed.
-    tensorboard: bool = False
-    every_n_steps: int = field(default=50, metadata=bounds(ge=1))
-
-
-_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class EarlyCollapseConfig:
-    """Early collapse (lab/analysis/timeline.py): the first generation in which one of the
-    domain's tail columns (images: tail_recall, rare_class_recall) is below `tails_below`
-    times its generation-0 value while its quality column (images: fid) is still at most
-    `quality_within` times its generation-0 value: the tails went first."""
-
-    tails_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
-    quality_within: float = field(default=1.5, metadata=bounds(ge=1))
-
-
-@dataclass(frozen=True)
-class LateCollapseConfig:
-    """Late collapse: the first generation in which one of the domain's diversity columns
-    (images: vendi, class_entropy) is below `diversity_below` times the real data's value."""
-
-    diversity_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    """Thresholds for `collapse-lab check RUN`, per metrics.csv column, applied to every
-    generation. Names are checked against the run's columns when the check runs, since the
-    columns depend on the dataset and the metrics measured."""
-
-    max: dict[str, float] = field(default_factory=dict)
-    min: dict[str, float] = field(default_factory=dict)
-    # Largest allowed factor over the first generation's value, e.g. fid: 3.0.
-    max_increase: dict[str, float] = field(default_factory=dict, metadata=bounds(gt=0))
-    # When each stage of collapse began, shown by `check` and the report (no exit code).
-    early_collapse: EarlyCollapseConfig = field(default_factory=EarlyCollapseConfig)
-    late_collapse: LateCollapseConfig = field(default_factory=LateCollapseConfig)
-
-    def check(self, prefix: str) -> None:
-        for kind in ("max", "min", "max_increase"):
-            for name in getattr(self, kind):
-                if not _METRIC_NAME.fullmatch(name) or name == "generation":
-                    raise SchemaError(
-                        join(prefix, f"{kind}.{name}"),
-                        "is not a metric name; use a metrics.csv column such as fid or "
-                        "classes_covered",
-                    )
-
-
-def _default_data() -> Any:
-    return registry.data_configs()[registry.DEFAULT_DATA]()
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """One experiment: a model trained on its own samples for `generations` generations."""
-
-    name: str
-    generations: int = field(metadata=bounds(ge=1))
-    samples_per_generation: int = field(metadata=bounds(ge=1))
-    seed: int
-    # Chosen by model.kind among every domain's models (lab/domains/registry.py).
-    model: Any = field(metadata=by_kind(registry.model_configs))
-    # Required for the models that train with Lightning; the vector fits have none.
-    train: TrainConfig | None = None
-    regime: Literal["replace", "accumulate", "fresh"] = "replace"
-    regime_options: RegimeOptions = field(default_factory=RegimeOptions)
-    # Chosen by data.name among every domain's data sections (lab/domains/registry.py).
-    data: Any = field(
-        default_factory=_default_data,
-        metadata=by_kind(registry.data_configs, key="name", default=registry.DEFAULT_DATA),
-    )
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    check: CheckConfig = field(default_factory=CheckConfig)
-    # Judges and real-set features are cached here, shared by every run. A relative path in
-    # an experiment file is relative to that file's repository (anchored_cache_dir).
-    cache_dir: str = "cache"
-
-    def __post_init__(self) -> None:
-        # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
-        if not self.name or "/" in self.name or self.name.strip() != self.name:
-            raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
-        options = self.regime_options
-        given = [n for n in ("fresh_fraction", "real_fraction") if getattr(options, n) is not None]
-        if self.regime == "fresh" and len(given) != 1:
-            raise SchemaError(
-                "regime_options",
-                "must set exactly one of fresh_fraction and real_fraction for regime 'fresh'",
-            )
-        if self.regime != "fresh" and given:
-            raise SchemaError(
-                f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
-            )
-        self._check_model_fits_data()
-
-    def _check_model_fits_data(self) -> None:
-        """The model must make the data's kind of data; the domain checks the rest."""
-        domain = registry.spec_of_data(self.data.name)
-        if registry.spec_of_model(self.model.kind) is not domain:
-            kinds = ", ".join(repr(kind) for kind in domain.model_configs())
-            raise SchemaError(
-                "model.kind",
-                f"is {self.model.kind!r}, which does not model {domain.name} such as data.name "
-                f"{self.data.name!r}; use model.kind {kinds}",
-            )
-        domain.check_experiment(self)
-
-    def as_dict(self) -> dict[str, Any]:
-        return to_plain(self)
-
-    def digest(self) -> str:
-        """A hash of what the config computes: a run directory belongs to exactly one.
-        Sections that only observe a run (OBSERVER_SECTIONS) are left out."""
-        computed = {k: v for k, v in self.as_dict().items() if k not in OBSERVER_SECTIONS}
-        return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
-
+from lab.domains.protocol import DomainSpec
+from lab.errors import ConfigError, ModelContractError
+from lab.experiment import ExperimentConfig
+from lab.schema import SchemaError, build, join
 
 # The key by which an experiment file extends another (read_experiment).
 BASE_KEY = "base"
-
-# Sections that watch a run without changing its numbers: editing them (e.g. tightening a
-# check threshold) must not stop an existing run directory from resuming. cache_dir is one
-# too: what is cached there is found by its content, so a run resumed from another folder
-# (whose cache_dir is then spelled as an absolute path) computes the same numbers.
-OBSERVER_SECTIONS = ("check", "logging", "cache_dir")
+# The key of every experiment's data section, whose `name` picks the domain.
+DATA_KEY, DATA_NAME_KEY, MODEL_KIND_KEY = "data", "name", "kind"
 
 # A folder holding one of these is a repository: the folder an experiment file's relative
 # cache_dir is relative to (experiments/ and cache/ sit side by side in it).
 REPOSITORY_MARKERS = (".git", "pyproject.toml")
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), import_model: bool = True
+) -> ExperimentConfig:
     """Load, override and validate an experiment file; any problem is one ConfigError sentence
-    naming the file (or the --set) the offending key came from."""
+    naming the file (or the --set) the offending key came from. A model named by
+    `class_path` is imported (from PYTHONPATH, else the file's own folder) and checked, unless
+    `import_model` is false (e.g. a run's config.yaml read only for its data and judge)."""
     path = Path(path)
     raw, origins = read_experiment(path)
     parsed = [parse_override(text) for text in overrides]
     for key, value, _ in parsed:
         set_dotted(raw, key, value, parsed)
     try:
-        config = build(ExperimentConfig, raw)
+        config = build_experiment(raw)
+        if import_model and getattr(config.model, "class_path", None):
+            from lab.generators.contract import check_model
+
+            check_model(config, search=[path.resolve().parent])
     except SchemaError as err:
         raise ConfigError(f"{_source(err.key, path, parsed, origins)}: {err}.") from None
+    except ModelContractError as err:
+        where = _source(err.key, path, parsed, origins) if err.key else str(path)
+        raise ConfigError(f"{where}: {err.problem}.") from None
     if any(key == "cache_dir" for key, _, _ in parsed):
         return config  # typed on the command line, so relative to the current folder
     return anchored_cache_dir(config, origins.get("cache_dir", path))
+
+
+def build_experiment(raw: Mapping[str, Any]) -> ExperimentConfig:
+    """The experiment `raw` describes, as its domain's dataclass (chosen by data.name);
+    SchemaError names the key at fault."""
+    spec = domain_of(raw)
+    _refuse_other_domains_keys(raw, spec)
+    return build(spec.experiment, raw)
+
+
+def domain_of(raw: Mapping[str, Any]) -> DomainSpec:
+    """The domain whose data `raw` names (the default data when it names none)."""
+    data = raw.get(DATA_KEY)
+    name = registry.default_data()
+    if isinstance(data, Mapping) and DATA_NAME_KEY in data:
+        name = data[DATA_NAME_KEY]
+    spec = registry.spec_of_data(name) if isinstance(name, str) else None
+    if spec is None:
+        allowed = ", ".join(repr(k) for k in sorted(registry.data_configs()))
+        raise SchemaError(join(DATA_KEY, DATA_NAME_KEY), f"must be one of {allowed}, not {name!r}")
+    return spec
+
+
+def _refuse_other_domains_keys(raw: Mapping[str, Any], spec: DomainSpec) -> None:
+    """A model, a section or a key that belongs to another kind of data is named as such:
+    the model made for another domain's data, the image domain's judge in a text config."""
+    model = raw.get("model")
+    kind = model.get(MODEL_KIND_KEY) if isinstance(model, Mapping) else None
+    maker = registry.spec_of_model(kind) if isinstance(kind, str) else None
+    if maker is not None and maker is not spec:
+        kinds = ", ".join(repr(k) for k in spec.model_configs())
+        data = raw.get(DATA_KEY) or {}
+        raise SchemaError(
+            f"model.{MODEL_KIND_KEY}",
+            f"is {kind!r}, which does not model {spec.name} such as data.name "
+            f"{data.get(DATA_NAME_KEY, registry.default_data())!r}; use model.kind {kinds}",
+        )
+    own = _keys(spec.experiment)
+    for key, value in raw.items():
+        if key not in own:
+            _refuse_if_elsewhere((str(key),), spec)
+        elif isinstance(value, Mapping):
+            for name in value:
+                if name not in _keys(own[key]):
+                    _refuse_if_elsewhere((str(key), str(name)), spec)
+
+
+def _refuse_if_elsewhere(path: tuple[str, ...], spec: DomainSpec) -> None:
+    """A SchemaError if another domain's experiment has the key at `path`."""
+    takers = []
+    for other in registry.specs():
+        keys = _keys(other.experiment)
+        for part in path[:-1]:
+            keys = _keys(keys.get(part))
+        if path[-1] in keys:
+            takers.append(other.name)
+    if takers:
+        raise SchemaError(
+            ".".join(path),
+            f"applies to {' and '.join(takers)} experiments only, not to {spec.name} data "
+            f"({', '.join(repr(n) for n in spec.data_configs())}); remove it",
+        )
+
+
+def _keys(cls: Any) -> dict[str, Any]:
+    """A dataclass's keys -> their types; nothing for what is not a dataclass."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return {}
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
 
 
 def anchored_cache_dir(config: ExperimentConfig, source: Path) -> ExperimentConfig:
@@ -317,11 +212,13 @@ def _dotted_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
-    """Validate an already-parsed config (e.g. the copy stored in a run directory)."""
+    """Validate a config a run directory stored, as this version of the lab reads it (keys
+    its domain has retired since are dropped); its model's class is not imported."""
     try:
-        return build(ExperimentConfig, raw)
+        spec = domain_of(raw)
     except SchemaError as err:
         raise ConfigError(f"{source}: {err}.") from None
+    return spec.experiment.from_stored(raw, source)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

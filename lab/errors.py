@@ -9,6 +9,17 @@ class ConfigError(LabError):
     """An experiment config (YAML file or --set override) is invalid."""
 
 
+class ModelContractError(LabError):
+    """A model named by the config does not keep the contract of docs/models.md. `key` is
+    the config key at fault (None when it is the model's code), `problem` the sentence
+    without its full stop, for a caller that names the file first."""
+
+    def __init__(self, problem: str, key: str | None = None) -> None:
+        super().__init__(f"{problem}.")
+        self.problem = problem
+        self.key = key
+
+
 class DataError(LabError):
     """A dataset is missing, incomplete or unreadable."""
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.config import OBSERVER_SECTIONS, ExperimentConfig, config_from_dict
+from lab.config import config_from_dict
 from lab.domains.protocol import Block
 from lab.domains.registry import spec_of
 from lab.errors import EXIT_SIGINT, ConfigError, Interrupted
+from lab.experiment import OBSERVER_SECTIONS, ExperimentConfig
 from lab.memory import refuse_if_too_large
 from lab.rundir.directory import RunDirectory
 

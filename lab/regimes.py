@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.config import ExperimentConfig
+from lab.experiment import ExperimentConfig
 from lab.training.seeding import derive_seed
 
 REAL = -1

@@ -48,11 +48,16 @@ def omitted_at_default() -> dict[str, bool]:
 
 
 def by_kind(
-    registry: Callable[[], Mapping[str, type]], key: str = "kind", default: str | None = None
+    registry: Callable[[], Mapping[str, type]],
+    key: str = "kind",
+    default: str | None = None,
+    alternative: tuple[str, type] | None = None,
 ) -> dict[str, Any]:
     """Field metadata for a section whose dataclass is chosen by its `key` entry (`kind`, or
-    e.g. `name` for the data section); `default` is the choice when the section omits it."""
-    return {"kinds": registry, "kind_key": key, "default_kind": default}
+    e.g. `name` for the data section); `default` is the choice when the section omits it.
+    `alternative` (key, dataclass): a section that gives that key instead is built as that
+    dataclass (a model named by `class_path` rather than by `kind`)."""
+    return {"kinds": registry, "kind_key": key, "default_kind": default, "alternative": alternative}
 
 
 _LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -116,7 +121,7 @@ def to_plain(obj: Any) -> Any:
 
 def _coerce(tp: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if "kinds" in meta:
-        return _build_by_kind(meta["kinds"](), value, key, meta["kind_key"], meta["default_kind"])
+        return _build_by_kind(meta["kinds"](), value, key, meta)
     if tp is Any:  # any YAML value, checked by whoever reads it (e.g. a sweep's axis values)
         return value
     origin = typing.get_origin(tp)
@@ -170,19 +175,54 @@ def _scalar(tp: type, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
 
 
 def _build_by_kind(
-    registry: Mapping[str, type], value: Any, key: str, kind_key: str, default: str | None
+    registry: Mapping[str, type], value: Any, key: str, meta: Mapping[str, Any]
 ) -> Any:
+    kind_key, default = meta["kind_key"], meta["default_kind"]
+    alternative = meta.get("alternative")
+    if isinstance(value, Mapping) and alternative and alternative[0] in value:
+        if kind_key in value:
+            raise SchemaError(
+                join(key, kind_key),
+                f"and '{join(key, alternative[0])}' are both given; a section names its class "
+                f"one way, so keep one of them",
+            )
+        return build(alternative[1], value, key)
     if isinstance(value, Mapping) and kind_key not in value and default is not None:
-        return build(registry[default], value, key)
+        return _build_chosen(registry, default, value, key, kind_key)
     if not isinstance(value, Mapping) or kind_key not in value:
+        other = f", or '{join(key, alternative[0])}'" if alternative else ""
         raise SchemaError(
-            join(key, kind_key), f"is required; one of {', '.join(map(repr, sorted(registry)))}"
+            join(key, kind_key),
+            f"is required; one of {', '.join(map(repr, sorted(registry)))}{other}",
         )
     kind = value[kind_key]
     if kind not in registry:
         allowed = ", ".join(repr(k) for k in sorted(registry))
         raise SchemaError(join(key, kind_key), f"must be one of {allowed}, not {kind!r}")
-    return build(registry[kind], value, key)
+    return _build_chosen(registry, kind, value, key, kind_key)
+
+
+def _build_chosen(
+    registry: Mapping[str, type], kind: str, value: Mapping[str, Any], key: str, kind_key: str
+) -> Any:
+    """Build the section of `kind`; a key only its siblings know says which of them take it."""
+    cls = registry[kind]
+    known = {f.name for f in dataclasses.fields(cls)}
+    for name in value:
+        if name in known:
+            continue
+        takers = sorted(k for k, other in registry.items() if _takes(other, str(name)))
+        if takers:
+            raise SchemaError(
+                join(key, str(name)),
+                f"applies to {join(key, kind_key)} {', '.join(map(repr, takers))}, not to "
+                f"{kind!r}; remove it",
+            )
+    return build(cls, value, key)
+
+
+def _takes(cls: type, name: str) -> bool:
+    return any(f.name == name and f.init for f in dataclasses.fields(cls))
 
 
 def _describe(value: Any) -> str:

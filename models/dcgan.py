@@ -16,74 +16,60 @@ sets `diverged` to a sentence and stops training; the loop records it (see lab/l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import lightning as L
 import torch
 from torch import nn
 
 from lab.errors import ConfigError
-from lab.schema import bounds
 from models.epoch_means import EpochMeans
 from models.pixels import to_unit
 from models.sampling import LatentImageSampler
+from models.sections.dcgan import BASE_SIDE, SIDE_RULE, doublings_to
 
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each (transposed) conv doubles or halves the side
-_BASE_SIDE = 4  # the generator's first map and the discriminator's last are 4x4
 _LEAKY_SLOPE = 0.2
 # One host sync per this many steps to read the divergence counters, so checking does not
 # stall the GPU queue every step; counting itself happens on the device every step.
 _CHECK_EVERY = 25
 
 
-@dataclass(frozen=True)
-class DCGANConfig:
-    kind: Literal["dcgan"] = "dcgan"
-    latent_dim: int = field(default=100, metadata=bounds(ge=1))
-    # Channels of the generator's last hidden layer (ngf); they double towards z.
-    generator_width: int = field(default=64, metadata=bounds(ge=1))
-    # Channels of the discriminator's first layer (ndf); they double towards the logit.
-    discriminator_width: int = field(default=64, metadata=bounds(ge=1))
-    beta1: float = field(default=0.5, metadata=bounds(ge=0, lt=1))
-    beta2: float = field(default=0.999, metadata=bounds(ge=0, lt=1))
-    init_std: float = field(default=0.02, metadata=bounds(gt=0))
-    # The discriminator "wins outright" on a batch when its mean D(x) > 1 - margin and its
-    # mean D(G(z)) < margin; that many batches in a row mark the generation as diverged.
-    divergence_margin: float = field(default=0.01, metadata=bounds(gt=0, le=0.5))
-    divergence_patience: int = field(default=1000, metadata=bounds(ge=1))
-
-    def image_side_problem(self, side: int) -> str | None:
-        """Why this model cannot make square images `side` pixels wide (None if it can),
-        asked when the config loads, before any data or judge."""
-        return None if _doublings_to(side) is not None else _SIDE_RULE
-
-
 class DCGAN(LatentImageSampler, L.LightningModule):
     """Generator and discriminator trained against each other on uint8 images."""
 
-    def __init__(self, config: DCGANConfig, image_shape: tuple[int, int, int], lr: float) -> None:
+    def __init__(
+        self,
+        *,
+        image_shape: tuple[int, int, int],
+        lr: float,
+        latent_dim: int,
+        generator_width: int,
+        discriminator_width: int,
+        beta1: float,
+        beta2: float,
+        init_std: float,
+        divergence_margin: float,
+        divergence_patience: int,
+    ) -> None:
         super().__init__()
         channels, height, width = image_shape
         doublings = _doublings(height, width)
         self.automatic_optimization = False
-        self.config = config
         self.lr = lr
-        self.latent_dim = config.latent_dim
-        self.latent_shape = (config.latent_dim, 1, 1)
-        self.generator = _generator(config, channels, doublings)
-        self.discriminator = _discriminator(config, channels, doublings)
-        self.apply(lambda module: _init_weights(module, config.init_std))
+        self.betas = (beta1, beta2)
+        self.latent_dim = latent_dim
+        self.latent_shape = (latent_dim, 1, 1)
+        self.generator = _generator(latent_dim, generator_width, channels, doublings)
+        self.discriminator = _discriminator(discriminator_width, channels, doublings)
+        self.apply(lambda module: _init_weights(module, init_std))
         self.loss = nn.BCEWithLogitsLoss()
         self.diverged: str | None = None
-        self.watch = DivergenceWatch(config.divergence_margin, config.divergence_patience)
+        self.watch = DivergenceWatch(divergence_margin, divergence_patience)
         self.epoch_means = EpochMeans()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        betas = (self.config.beta1, self.config.beta2)
         return [
-            torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=betas),
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=betas),
+            torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas),
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=self.betas),
         ]
 
     def on_train_start(self) -> None:
@@ -185,35 +171,20 @@ class DivergenceWatch:
         return None
 
 
-_SIDE_RULE = (
-    "model.kind 'dcgan' needs square images whose side is 4 times a power of two "
-    "(8, 16, 32, 64, 128, ...)"
-)
-
-
-def _doublings_to(side: int) -> int | None:
-    """How many times the 4x4 base map doubles to reach `side`; None if it never does."""
-    reached, doublings = _BASE_SIDE, 0
-    while reached < side:
-        reached *= 2
-        doublings += 1
-    return doublings if reached == side and doublings >= 1 else None
-
-
 def _doublings(height: int, width: int) -> int:
-    doublings = _doublings_to(height)
+    doublings = doublings_to(height)
     if height != width or doublings is None:
         raise ConfigError(
-            f"{_SIDE_RULE}, but the data is {height}x{width}; set data.image_size "
+            f"{SIDE_RULE}, but the data is {height}x{width}; set data.image_size "
             "(data.pad_to for the 28x28 digits) to such a side."
         )
     return doublings
 
 
-def _generator(config: DCGANConfig, channels: int, doublings: int) -> nn.Sequential:
-    width = config.generator_width * 2 ** (doublings - 1)
+def _generator(latent_dim: int, base_width: int, channels: int, doublings: int) -> nn.Sequential:
+    width = base_width * 2 ** (doublings - 1)
     layers: list[nn.Module] = [
-        nn.ConvTranspose2d(config.latent_dim, width, _BASE_SIDE, 1, 0, bias=False),
+        nn.ConvTranspose2d(latent_dim, width, BASE_SIDE, 1, 0, bias=False),
         nn.BatchNorm2d(width),
         nn.ReLU(True),
     ]
@@ -228,8 +199,8 @@ def _generator(config: DCGANConfig, channels: int, doublings: int) -> nn.Sequent
     return nn.Sequential(*layers, nn.Tanh())
 
 
-def _discriminator(config: DCGANConfig, channels: int, doublings: int) -> nn.Sequential:
-    width = config.discriminator_width
+def _discriminator(base_width: int, channels: int, doublings: int) -> nn.Sequential:
+    width = base_width
     layers: list[nn.Module] = [
         nn.Conv2d(channels, width, _KERNEL, _STRIDE, _PADDING, bias=False),
         nn.LeakyReLU(_LEAKY_SLOPE, inplace=True),
@@ -241,7 +212,7 @@ def _discriminator(config: DCGANConfig, channels: int, doublings: int) -> nn.Seq
             nn.LeakyReLU(_LEAKY_SLOPE, inplace=True),
         ]
         width *= 2
-    layers += [nn.Conv2d(width, 1, _BASE_SIDE, 1, 0, bias=False), nn.Flatten(0)]
+    layers += [nn.Conv2d(width, 1, BASE_SIDE, 1, 0, bias=False), nn.Flatten(0)]
     return nn.Sequential(*layers)
 
 

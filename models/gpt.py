@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import NamedTuple
 
 import lightning as L
 import torch
@@ -28,10 +27,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lab.schema import SchemaError, bounds
 from models.epoch_means import EpochMeans
 
-VOCABULARY = 256  # one token per byte value
 MLP_RATIO = 4
 INIT_STD = 0.02
 # Once the context is full, sampling drops the oldest bytes and keeps this share of it, so a
@@ -39,30 +36,12 @@ INIT_STD = 0.02
 KEPT_CONTEXT_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class GPTConfig:
-    kind: Literal["gpt"] = "gpt"
-    layers: int = field(default=4, metadata=bounds(ge=1))
-    heads: int = field(default=4, metadata=bounds(ge=1))
-    # Width of the embeddings and of every block; a multiple of heads.
-    width: int = field(default=128, metadata=bounds(ge=1))
-    # Dropout on attention weights and residual branches while training (0: none).
-    dropout: float = field(default=0.0, metadata=bounds(ge=0, lt=1))
-    # AdamW's decoupled weight decay on the weight matrices (not on biases, norms, positions).
-    weight_decay: float = field(default=0.0, metadata=bounds(ge=0))
-    # The learning rate rises linearly from 0 over warmup_steps, then (cosine) falls along a
-    # half cosine to final_lr_fraction x train.lr at the last step; constant keeps train.lr.
-    schedule: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = field(default=0, metadata=bounds(ge=0))
-    final_lr_fraction: float = field(default=0.1, metadata=bounds(ge=0, le=1))
+class Schedule(NamedTuple):
+    """The learning rate over training, as a factor of train.lr (see _lr_factor)."""
 
-    def check(self, prefix: str) -> None:
-        if self.width % self.heads:
-            raise SchemaError(
-                f"{prefix}.width",
-                f"is {self.width}, not a multiple of model.heads {self.heads}; each head gets "
-                "an equal share of the width",
-            )
+    shape: str  # "constant" or "cosine"
+    warmup_steps: int
+    final_lr_fraction: float
 
 
 class LayerCache:
@@ -141,22 +120,22 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Bytes [B, T] (T <= context) -> logits [B, T, 256] of the byte after each one."""
+    """Tokens [B, T] (T <= context) -> logits [B, T, vocabulary] of the token after each."""
 
-    def __init__(self, config: GPTConfig, context: int) -> None:
+    def __init__(
+        self, vocabulary: int, width: int, heads: int, layers: int, dropout: float, context: int
+    ) -> None:
         super().__init__()
         self.context = context
-        self.tokens = nn.Embedding(VOCABULARY, config.width)
-        self.positions = nn.Embedding(context, config.width)
-        self.dropout = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            Block(config.width, config.heads, context, config.dropout) for _ in range(config.layers)
-        )
-        self.norm = nn.LayerNorm(config.width)
+        self.tokens = nn.Embedding(vocabulary, width)
+        self.positions = nn.Embedding(context, width)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(width, heads, context, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
         self.apply(_initialise)
         for name, parameter in self.named_parameters():
             if name.endswith(("attention.out.weight", "mlp.2.weight")):
-                nn.init.normal_(parameter, std=INIT_STD / math.sqrt(2 * config.layers))
+                nn.init.normal_(parameter, std=INIT_STD / math.sqrt(2 * layers))
 
     def forward(
         self,
@@ -184,19 +163,34 @@ def _initialise(module: nn.Module) -> None:
 
 
 class GPT(L.LightningModule):
-    """A decoder-only transformer for sequences of `shape` = (L,) bytes."""
+    """A decoder-only transformer for sequences of `sequence_length` tokens (bytes: the text
+    domain's `vocabulary_size` is 256)."""
 
-    def __init__(self, config: GPTConfig, shape: tuple[int, ...], lr: float) -> None:
+    def __init__(
+        self,
+        *,
+        sequence_length: int,
+        vocabulary_size: int,
+        lr: float,
+        layers: int,
+        heads: int,
+        width: int,
+        dropout: float,
+        weight_decay: float,
+        schedule: str,
+        warmup_steps: int,
+        final_lr_fraction: float,
+    ) -> None:
         super().__init__()
-        (length,) = shape
-        self.config = config
         self.lr = lr
-        self.context = length - 1
-        self.network = Transformer(config, self.context)
+        self.weight_decay = weight_decay
+        self.schedule = Schedule(schedule, warmup_steps, final_lr_fraction)
+        self.context = sequence_length - 1
+        self.network = Transformer(vocabulary_size, width, heads, layers, dropout, self.context)
         self.epoch_means = EpochMeans()
 
     def next_byte_logits(self, sequences: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, L] -> logits [B, L - 1, 256]: of byte t + 1 given bytes 0..t."""
+        """uint8 [B, L] -> logits [B, L - 1, vocabulary]: of byte t + 1 given bytes 0..t."""
         return self.network(sequences[:, :-1].long())
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
@@ -212,12 +206,12 @@ class GPT(L.LightningModule):
         matrices = [p for n, p in self.network.named_parameters() if _decays(n, p)]
         others = [p for n, p in self.network.named_parameters() if not _decays(n, p)]
         groups = [
-            {"params": matrices, "weight_decay": self.config.weight_decay},
+            {"params": matrices, "weight_decay": self.weight_decay},
             {"params": others, "weight_decay": 0.0},
         ]
         optimizer = torch.optim.AdamW(groups, lr=self.lr)
         total = int(self.trainer.estimated_stepping_batches)
-        factor = functools.partial(_lr_factor, config=self.config, total=total)
+        factor = functools.partial(_lr_factor, schedule=self.schedule, total=total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {
             "optimizer": optimizer,
@@ -279,15 +273,15 @@ class GPT(L.LightningModule):
         return written
 
 
-def _lr_factor(step: int, config: GPTConfig, total: int) -> float:
+def _lr_factor(step: int, schedule: Schedule, total: int) -> float:
     """The learning rate at optimiser step `step` of `total`, as a factor of train.lr."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    if config.schedule == "constant":
+    if step < schedule.warmup_steps:
+        return (step + 1) / schedule.warmup_steps
+    if schedule.shape == "constant":
         return 1.0
-    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    progress = (step - schedule.warmup_steps) / max(1, total - schedule.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return config.final_lr_fraction + (1 - config.final_lr_fraction) * cosine
+    return schedule.final_lr_fraction + (1 - schedule.final_lr_fraction) * cosine
 
 
 def _decays(name: str, parameter: nn.Parameter) -> bool:
@@ -300,4 +294,5 @@ def _draw(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float) -> t
     the first byte whose cumulative probability exceeds the row's uniform number."""
     cumulative = torch.softmax(logits.float() / temperature, dim=-1).cumsum(dim=-1)
     targets = (uniforms.to(cumulative.dtype) * cumulative[:, -1]).unsqueeze(1)
-    return torch.searchsorted(cumulative, targets, right=True).squeeze(1).clamp_(max=VOCABULARY - 1)
+    last = logits.shape[-1] - 1
+    return torch.searchsorted(cumulative, targets, right=True).squeeze(1).clamp_(max=last)

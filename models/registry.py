@@ -1,18 +1,13 @@
-"""The one list of trained generative models: `kind` in a config's `model` section picks one.
+"""The lab's own trained generative models, by the short name a config gives as `kind`.
 
-Adding a model means one file in models/ and one line here; the loop never branches on kind.
-Each entry names the kind of data the model makes (a domain, lab/domains/registry.py), which
-is how a config's model and data are checked to fit. A model is a LightningModule built as
-`cls(config, shape, lr)`, `shape` being one training item's (an image's [C, H, W], a byte
-sequence's [L]), that trains with `Trainer.fit`. An image model offers
-`sample(n, generator, batch_size, temperature, truncation) -> uint8 [n, C, H, W]`; one whose
-training can fail (a GAN) may also set `diverged` to a sentence saying how, which the loop
-records (models/sampling.py sets it for any model whose images come out NaN or infinite). A
-model whose architecture fixes the image side (the DCGAN) gives its config an
-`image_side_problem(side) -> str | None`, asked when a config loads. A language model offers
-`sample(prompts, length, generator, batch_size, temperature) -> uint8 [n, length]`
-(models/gpt.py). Imports are lazy so that loading a config does not pay for every model's
-dependencies.
+Each entry names the kind of data the model makes (a domain, lab/domains/registry.py), the
+torch-free dataclass of its `model:` section (models/sections/) and the class it builds.
+A `kind:` section is shorthand for `class_path:` + `init_args:`: the class below, with the
+section's fields as its arguments (lab/generators/recipe.py). The lab's models are the first
+users of the contract every model keeps (docs/models.md): a LightningModule built from
+keywords plus the data's shape, trained with `Trainer.fit`, drawing with `sample`. Adding a
+model of the lab's own means one file in models/, its section in models/sections/ and one
+line here; a model from outside the lab needs none of them.
 
 The vector experiments' Gaussian and mixture fits are not trained and live with their
 domain (lab/domains/vectors/).
@@ -22,25 +17,24 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class _Entry(NamedTuple):
     domain: str
-    module: str
-    config: str
-    model: str
+    section: str  # module.Class of the model's config section (torch-free)
+    class_path: str  # module.Class of the LightningModule
 
 
 _MODELS = {
-    "vae": _Entry("images", "models.vae", "VAEConfig", "VAE"),
-    "dcgan": _Entry("images", "models.dcgan", "DCGANConfig", "DCGAN"),
-    "gpt": _Entry("text", "models.gpt", "GPTConfig", "GPT"),
+    "vae": _Entry("images", "models.sections.vae.VAEConfig", "models.vae.VAE"),
+    "dcgan": _Entry("images", "models.sections.dcgan.DCGANConfig", "models.dcgan.DCGAN"),
+    "gpt": _Entry("text", "models.sections.gpt.GPTConfig", "models.gpt.GPT"),
 }
 
 
-class _ConfigClasses(Mapping[str, type]):
-    """kind -> config dataclass, importing a model's module only when its kind is used."""
+class _SectionClasses(Mapping[str, type]):
+    """kind -> section dataclass, importing a section's module only when its kind is used."""
 
     def __init__(self, domain: str) -> None:
         self._kinds = [kind for kind, entry in _MODELS.items() if entry.domain == domain]
@@ -48,8 +42,8 @@ class _ConfigClasses(Mapping[str, type]):
     def __getitem__(self, kind: str) -> type:
         if kind not in self._kinds:
             raise KeyError(kind)
-        entry = _MODELS[kind]
-        return _attr(entry.module, entry.config)
+        module, _, name = _MODELS[kind].section.rpartition(".")
+        return getattr(importlib.import_module(module), name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._kinds)
@@ -59,17 +53,11 @@ class _ConfigClasses(Mapping[str, type]):
 
 
 def model_configs(domain: str) -> Mapping[str, type]:
-    """kind -> the dataclass that validates that model's config section, for the models
-    that make `domain`'s kind of data."""
-    return _ConfigClasses(domain)
+    """kind -> the dataclass that validates that model's section, for the models that make
+    `domain`'s kind of data."""
+    return _SectionClasses(domain)
 
 
-def build_model(config: Any, shape: tuple[int, ...], lr: float) -> Any:
-    """A fresh, untrained model for `config` (a dataclass from `model_configs`) and items of
-    `shape`."""
-    entry = _MODELS[config.kind]
-    return _attr(entry.module, entry.model)(config, shape, lr)
-
-
-def _attr(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
+def class_path_of(kind: str) -> str:
+    """The class a `kind:` section builds."""
+    return _MODELS[kind].class_path

@@ -1,14 +1,12 @@
 """A convolutional VAE, as in the Nature paper's MNIST experiment (Shumailov et al. 2024).
 
 The reference code (github.com/Zakahler/curse_recurse) uses 4x4 stride-2 convolutions with
-1 -> 64 -> 128 channels, 20 latent dimensions and a BCE + KL loss; `VAEConfig`'s defaults
-are that architecture, and the experiment YAMLs shrink it for CPU demos.
+1 -> 64 -> 128 channels, 20 latent dimensions and a BCE + KL loss; the defaults of its
+section (models/sections/vae.py) are that architecture, and the experiment YAMLs shrink it
+for CPU demos.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Literal
 
 import lightning as L
 import torch
@@ -16,7 +14,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from lab.errors import ConfigError
-from lab.schema import SchemaError, bounds
 from models.epoch_means import EpochMeans
 from models.pixels import to_unit
 from models.sampling import LatentImageSampler
@@ -24,52 +21,44 @@ from models.sampling import LatentImageSampler
 _KERNEL, _STRIDE, _PADDING = 4, 2, 1  # each conv halves height and width exactly
 
 
-@dataclass(frozen=True)
-class VAEConfig:
-    kind: Literal["vae"] = "vae"
-    latent_dim: int = field(default=20, metadata=bounds(ge=1))
-    # Channels of the encoder's stride-2 convolutions; the decoder mirrors them.
-    channels: tuple[int, ...] = field(default=(64, 128), metadata=bounds(ge=1))
-    # Weight of the KL term (1.0 is the plain ELBO).
-    kl_weight: float = field(default=1.0, metadata=bounds(ge=0))
-
-    def check(self, prefix: str) -> None:
-        if not self.channels:
-            raise SchemaError(f"{prefix}.channels", "must list at least one channel count")
-
-
 class VAE(LatentImageSampler, L.LightningModule):
     """Gaussian latent, Bernoulli decoder over pixel intensities in [0, 1]."""
 
-    def __init__(self, config: VAEConfig, image_shape: tuple[int, int, int], lr: float) -> None:
+    def __init__(
+        self,
+        *,
+        image_shape: tuple[int, int, int],
+        lr: float,
+        latent_dim: int,
+        channels: tuple[int, ...],
+        kl_weight: float,
+    ) -> None:
         super().__init__()
-        channels, height, width = image_shape
-        factor = _STRIDE ** len(config.channels)
+        image_channels, height, width = image_shape
+        factor = _STRIDE ** len(channels)
         if height % factor or width % factor:
             raise ConfigError(
-                f"model.channels has {len(config.channels)} stride-2 layers, so image height and "
+                f"model.channels has {len(channels)} stride-2 layers, so image height and "
                 f"width must be multiples of {factor}, but the data is {height}x{width}; "
                 "use fewer channel entries."
             )
-        self.config = config
         self.lr = lr
-        self.latent_dim = config.latent_dim
-        self.latent_shape = (config.latent_dim,)
-        self.inner_shape = (config.channels[-1], height // factor, width // factor)
-        inner = config.channels[-1] * (height // factor) * (width // factor)
+        self.kl_weight = kl_weight
+        self.latent_dim = latent_dim
+        self.latent_shape = (latent_dim,)
+        self.inner_shape = (channels[-1], height // factor, width // factor)
+        inner = channels[-1] * (height // factor) * (width // factor)
 
         encoder: list[nn.Module] = []
-        previous = channels
-        for count in config.channels:
+        previous = image_channels
+        for count in channels:
             encoder += [nn.Conv2d(previous, count, _KERNEL, _STRIDE, _PADDING), nn.ReLU()]
             previous = count
-        self.encoder = nn.Sequential(
-            *encoder, nn.Flatten(), nn.Linear(inner, 2 * config.latent_dim)
-        )
+        self.encoder = nn.Sequential(*encoder, nn.Flatten(), nn.Linear(inner, 2 * latent_dim))
 
-        decoder: list[nn.Module] = [nn.Linear(config.latent_dim, inner), nn.ReLU()]
+        decoder: list[nn.Module] = [nn.Linear(latent_dim, inner), nn.ReLU()]
         decoder.append(nn.Unflatten(1, self.inner_shape))
-        widths = list(reversed(config.channels)) + [channels]
+        widths = list(reversed(channels)) + [image_channels]
         for i, (source, target) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             decoder.append(nn.ConvTranspose2d(source, target, _KERNEL, _STRIDE, _PADDING))
             if i < len(widths) - 2:
@@ -86,7 +75,7 @@ class VAE(LatentImageSampler, L.LightningModule):
         size = x.shape[0]
         reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / size
         kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp()) / size
-        return reconstruction + self.config.kl_weight * kl, reconstruction, kl
+        return reconstruction + self.kl_weight * kl, reconstruction, kl
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         loss, reconstruction, kl = self.losses(to_unit(batch))

@@ -65,12 +65,11 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pa
 def mnist(tiny_config: Path):
     """(config, real data, judge) of the tiny experiment; the judge is the session's cached one."""
     from lab.config import load_config
-    from lab.data.load import load_real_data
     from lab.device import plan_device
     from lab.domains.images.judging import load_or_train_judge
 
     config = load_config(tiny_config)
-    real = load_real_data(config.data)
+    real = config.data.load()
     judge, _ = load_or_train_judge(config, real, plan_device("cpu", "32-true", deterministic=True))
     return config, real, judge
 

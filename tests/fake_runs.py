@@ -11,12 +11,12 @@ from typing import Any
 import torch
 import yaml
 
+from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.rundir.directory import (
     CONFIG_FILE,
     MANIFEST_FILE,
     METRICS_FILE,
-    generation_files,
     metrics_csv,
 )
 from lab.rundir.storage import sha256_file
@@ -45,7 +45,7 @@ def make_run(
         if grids:
             noise = torch.Generator().manual_seed(generation)
             images = torch.randint(0, 256, (GRID_ROWS**2, 1, CELL, CELL), generator=noise)
-            relative = generation_files(generation)["grid"]
+            relative = image_files(generation)["grid"]
             (path / relative).parent.mkdir(parents=True, exist_ok=True)
             (path / relative).write_bytes(grid_png(images.to(torch.uint8), GRID_ROWS))
             files[relative] = sha256_file(path / relative)

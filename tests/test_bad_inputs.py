@@ -29,7 +29,6 @@ from PIL import Image
 from lab.cli import main
 from lab.config import load_config
 from lab.data.celeba import ATTR_FILE, IMAGE_DIR
-from lab.data.load import load_real_data
 from lab.device import plan_device
 from lab.domains.images.judging import load_or_train_judge
 from lab.rundir.directory import RunDirectory
@@ -203,7 +202,7 @@ def identical_real_images(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     # A one-epoch judge keeps this quick; trained here, so that eval has only its error to say.
     judge = {"max_epochs": 1, "batch_size": 256, "min_accuracy": 0.5}
     config = _config(tmp, {"judge": judge})
-    real_data = load_real_data(load_config(config).data)
+    real_data = load_config(config).data.load()
     load_or_train_judge(load_config(config), real_data, plan_device("cpu", "32-true", True))
     digits = real_data.heldout.images
     real = _digit_folder(tmp / "real", digits[:1].repeat(20, 1, 1, 1))
@@ -502,6 +501,96 @@ def missing_wikitext_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     )
 
 
+# A model from outside the lab, written next to the experiment file (docs/models.md); each
+# case changes one thing. Each case's module has its own name, as one process imports them all.
+OWN_MODEL = """
+import lightning as L
+import torch
+
+
+class Gen(L.LightningModule):
+    def __init__(self, image_shape, width: int = 4):
+        super().__init__()
+        self.shape = tuple(image_shape)
+        self.layer = torch.nn.Linear(1, width)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch.float().mean().view(1, 1)).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def sample(self, n, generator):
+        return torch.randint(0, 256, (n, *self.shape), generator=generator, dtype=torch.uint8)
+"""
+
+
+def _own_model(
+    tmp: Path, module: str, changes: dict | None = None, replace: tuple[str, str] = ("", "")
+) -> list[str]:
+    (tmp / f"{module}.py").write_text(OWN_MODEL.replace(*replace))
+    model = {"class_path": f"{module}.Gen", "init_args": {}}
+    changes = dict(changes or {})
+    model.update(changes.pop("model", {}))
+    return _run(tmp, {"model": model, **changes})
+
+
+def own_model_nowhere(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": {"class_path": "nowhere_to_be_found.Gen"}})
+
+
+def own_model_import_fails(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    replace = ("import lightning", "raise RuntimeError('no GPU here')\nimport lightning")
+    return _own_model(tmp, "own_broken", replace=replace)
+
+
+def own_model_not_lightning(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_plain", replace=("class Gen(L.LightningModule):", "class Gen:"))
+
+
+def own_model_unknown_argument(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_unknown", {"model": {"init_args": {"widht": 3}}})
+
+
+def own_model_missing_argument(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_missing", replace=("width: int = 4", "width: int"))
+
+
+def own_model_lab_input(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_shape", {"model": {"init_args": {"image_shape": [1, 28, 28]}}})
+
+
+def own_model_undeclared_bias(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_bias", {"sampling": {"truncation": 1.5}})
+
+
+def own_model_float_samples(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(
+        tmp, "own_float", replace=("dtype=torch.uint8)", "dtype=torch.uint8).float()")
+    )
+
+
+def own_model_wrong_shape(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _own_model(tmp, "own_flat", replace=("(n, *self.shape)", "(n, 784)"))
+
+
+def kind_and_class_path(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": {"kind": "vae", "class_path": "my_model.Gen"}})
+
+
+def judge_in_text(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    text = {
+        "data": {"name": "pydoc"},
+        "model": {"kind": "gpt", "layers": 1, "heads": 1, "width": 8},
+        "judge": {"max_epochs": 2},
+    }
+    return _run(tmp, text)
+
+
+def key_of_another_dataset(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"data": {"name": "mnist5k", "image_size": 32}})
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -624,6 +713,62 @@ CASES = {
     ),
     "wikitext-missing": Case(
         "wikitext-2 file missing", missing_wikitext_file, ("wiki.test.raw", "wikitext-2-raw/")
+    ),
+    "own-model-nowhere": Case(
+        "model.class_path names no module",
+        own_model_nowhere,
+        ("model.class_path", "nowhere_to_be_found", "PYTHONPATH", "'<tmp>'"),
+    ),
+    "own-model-import-fails": Case(
+        "model.class_path's module fails to import",
+        own_model_import_fails,
+        ("own_broken", "RuntimeError: no GPU here"),
+    ),
+    "own-model-not-lightning": Case(
+        "model.class_path not a LightningModule",
+        own_model_not_lightning,
+        ("own_plain.Gen", "lightning.LightningModule"),
+    ),
+    "own-model-unknown-argument": Case(
+        "model.init_args key the class does not take",
+        own_model_unknown_argument,
+        ("model.init_args.widht", "own_unknown.Gen", "image_shape, width"),
+    ),
+    "own-model-missing-argument": Case(
+        "model.init_args lacks a required argument",
+        own_model_missing_argument,
+        ("model.init_args.width", "own_missing.Gen", "no default"),
+    ),
+    "own-model-lab-input": Case(
+        "model.init_args gives what the lab passes",
+        own_model_lab_input,
+        ("model.init_args.image_shape", "passed by the lab"),
+    ),
+    "own-model-undeclared-bias": Case(
+        "a sampling bias the model's sample does not declare",
+        own_model_undeclared_bias,
+        ("sampling.truncation", "own_bias.Gen.sample", "'truncation'"),
+    ),
+    "own-model-float-samples": Case(
+        "a model whose sample returns floats",
+        own_model_float_samples,
+        ("own_float.Gen.sample(2, generator)", "float32 [2, 1, 28, 28]", "uint8"),
+    ),
+    "own-model-wrong-shape": Case(
+        "a model whose sample returns the wrong shape",
+        own_model_wrong_shape,
+        ("own_flat.Gen.sample(2, generator)", "[2, 784]", "[2, 1, 28, 28]"),
+    ),
+    "kind-and-class-path": Case(
+        "model with both kind and class_path", kind_and_class_path, ("model.kind", "class_path")
+    ),
+    "judge-in-text": Case(
+        "judge section in a text experiment", judge_in_text, ("'judge'", "images", "text")
+    ),
+    "key-of-another-dataset": Case(
+        "data key of another dataset",
+        key_of_another_dataset,
+        ("data.image_size", "'celeba', 'faces'", "'mnist5k'"),
     ),
 }
 

@@ -177,7 +177,7 @@ def test_rare_attribute_typo_is_caught_on_load(write_config) -> None:
 
 def test_download_is_refused_for_celeba(write_config) -> None:
     path = write_config({"data": {"name": "celeba", "download": True}})
-    with pytest.raises(ConfigError, match=r"'data.download' is only supported for 'mnist'"):
+    with pytest.raises(ConfigError, match=r"'data.download' applies to data.name 'mnist', not to"):
         load_config(path)
 
 

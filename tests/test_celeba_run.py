@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from lab.cli import main
 from lab.data.celeba import ATTRIBUTES, IMAGE_DIR, cache_path
-from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.domains.images.files import image_files
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.rundir.storage import encode_npz
-from models import dcgan
 from models.dcgan import DCGAN
 from tests.celeba_fixtures import VISIBLE, write_tiny_celeba
 from tests.conftest import assert_matches_row
@@ -62,7 +63,7 @@ def test_two_generations_with_attribute_columns_and_face_grids(finished) -> None
         assert 0 <= int(row["rare_attributes_kept"]) <= len(RARE)
         assert row["diverged"] == "0"
     for generation in (0, 1):
-        files = generation_files(generation)
+        files = image_files(generation)
         with Image.open(run_dir / files["grid"]) as grid:
             assert grid.size == (GRID_SIDE, GRID_SIDE) and grid.mode == "RGB"
         with np.load(run_dir / files["samples"]) as stored:
@@ -112,9 +113,6 @@ def test_the_image_cache_is_reused_by_the_next_run(finished, celeba_root, tmp_pa
     assert cache.stat().st_mtime_ns == written
 
 
-DCGANConfig = dcgan.DCGANConfig  # the registry entry below names this module for both
-
-
 class PoisonedDCGAN(DCGAN):
     """A DCGAN whose generator holds a NaN weight: its losses are NaN from the first step."""
 
@@ -128,9 +126,7 @@ class PoisonedDCGAN(DCGAN):
 def poisoned(monkeypatch) -> None:
     from models import registry
 
-    poisoned = registry._MODELS["dcgan"]._replace(
-        module="tests.test_celeba_run", config="DCGANConfig", model="PoisonedDCGAN"
-    )
+    poisoned = registry._MODELS["dcgan"]._replace(class_path="tests.test_celeba_run.PoisonedDCGAN")
     monkeypatch.setitem(registry._MODELS, "dcgan", poisoned)
 
 
@@ -163,10 +159,12 @@ def test_a_face_folder_runs_without_attribute_metrics(
     """A folder of faces has no labels: FID in the rotation judge's space, no attr columns."""
     faces = tmp_path / "faces"
     shutil.copytree(celeba_root / "celeba" / IMAGE_DIR, faces)
+    # The tiny CelebA experiment with a data section of a folder of faces (whose keys differ).
+    experiment = yaml.safe_load(TINY.read_text())
+    experiment["data"] = {"name": "faces", "root": str(faces), "heldout_fraction": 0.2}
+    config = tmp_path / "faces.yaml"
+    config.write_text(yaml.safe_dump(experiment))
     settings = [
-        "data.name=faces",
-        f"data.root={faces}",
-        "data.heldout_fraction=0.2",
         "samples_per_generation=64",
         "generations=1",
         f"cache_dir={cache_dir}",
@@ -174,18 +172,18 @@ def test_a_face_folder_runs_without_attribute_metrics(
         "judge.min_accuracy=0.5",  # four rotations: chance is 0.25
     ]
     run_dir = tmp_path / "run"
-    command = ["run", str(TINY), "--run-dir", str(run_dir)]
+    command = ["run", str(config), "--run-dir", str(run_dir)]
     assert main(command + [arg for s in settings for arg in ("--set", s)]) == 0
     (row,) = _rows(run_dir)
     assert math.isfinite(float(row["fid"])) and row["diverged"] == "0"
     assert not any(name.startswith(("attr_", "share_", "rare_")) for name in row)
     manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
     assert manifest["judge"]["labels"] == "none" and "real_labels" not in manifest
-    with np.load(run_dir / generation_files(0)["samples"]) as stored:
+    with np.load(run_dir / image_files(0)["samples"]) as stored:
         assert stored.files == ["images"]
     # eval with the face run's config: the rotation judge's four answers are no classes.
     measured = _eval(
-        capsys, run_dir / generation_files(0)["samples"], "--judge-config", run_dir / "config.yaml"
+        capsys, run_dir / image_files(0)["samples"], "--judge-config", run_dir / "config.yaml"
     )
     assert_matches_row(measured, row)
 
@@ -200,7 +198,7 @@ def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(finished
     """The same code as the loop: attribute columns included, to metrics.csv's 6 digits."""
     run_dir, _ = finished
     measured = _eval(
-        capsys, run_dir / generation_files(1)["samples"], "--judge-config", run_dir / "config.yaml"
+        capsys, run_dir / image_files(1)["samples"], "--judge-config", run_dir / "config.yaml"
     )
     assert_matches_row(measured, _rows(run_dir)[1])
     assert {f"attr_{a}" for a in ATTRIBUTES} <= set(measured)
@@ -213,9 +211,9 @@ def test_eval_with_a_celeba_judge_labels_a_real_folder_by_attributes(
     prevalence and recall; no class shares."""
     run_dir, _ = finished
     real = tmp_path / "real.npz"
-    with np.load(run_dir / generation_files(0)["samples"]) as stored:
+    with np.load(run_dir / image_files(0)["samples"]) as stored:
         real.write_bytes(encode_npz({"images": stored["images"]}))
-    fake = run_dir / generation_files(1)["samples"]
+    fake = run_dir / image_files(1)["samples"]
     measured = _eval(capsys, real, fake, "--judge-config", run_dir / "config.yaml")
     assert {f"attr_{a}" for a in ATTRIBUTES} <= set(measured)
     assert "rare_attributes_kept" in measured and not any(n.startswith("share_") for n in measured)

@@ -8,10 +8,14 @@ import pytest
 import yaml
 
 from lab.cli import main
-from lab.config import OBSERVER_SECTIONS, load_config
+from lab.config import config_from_dict, load_config
 from lab.errors import ConfigError
+from lab.experiment import OBSERVER_SECTIONS
 from lab.rundir.directory import RunDirectory
-from tests.conftest import TINY_EXPERIMENT
+from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = Path(__file__).resolve().parent / "configs_before_own_models"
 
 
 def test_valid_config_loads_with_defaults(write_config) -> None:
@@ -75,11 +79,11 @@ def test_bad_overrides_name_the_override(write_config, override: str, words: lis
 
 def test_overrides_are_parsed_as_yaml_and_validated(write_config) -> None:
     config = load_config(
-        write_config(), ["train.max_steps=5", "model.channels=[8, 8]", "data.root=/data"]
+        write_config(), ["train.max_steps=5", "model.channels=[8, 8]", "data.name=mnist"]
     )
     assert config.train.max_steps == 5
     assert config.model.channels == (8, 8)
-    assert config.data.root == "/data"
+    assert config.data.root == "data"  # the section of the dataset the override names
 
 
 def test_yaml_syntax_error_names_line(tmp_path) -> None:
@@ -193,3 +197,88 @@ def test_a_run_resumed_from_another_folder_is_the_same_config(tmp_path) -> None:
 def _write(path: Path, experiment: dict) -> Path:
     path.write_text(yaml.safe_dump(experiment))
     return path
+
+
+@pytest.mark.parametrize(
+    ("stored", "experiment", "overrides"),
+    [
+        ("demo.yaml", "demo.yaml", ["generations=2"]),
+        ("demo_text.yaml", "demo_text.yaml", ["generations=2"]),
+        ("gaussian.yaml", "gaussian.yaml", ["generations=301"]),
+        ("celeba_dcgan_tiny.yaml", "celeba_dcgan_tiny.yaml", []),
+    ],
+)
+def test_a_config_stored_before_domains_owned_their_sections_reads_the_same(
+    stored: str, experiment: str, overrides: list[str]
+) -> None:
+    """Run folders made before keep their meaning: the image sections a text or vector config
+    held, and the keys of other datasets an image data section held, are dropped on reading
+    (none of them was ever read by those runs); what is left is today's config."""
+    old = yaml.safe_load((BEFORE / stored).read_text())
+    current = load_config(ROOT / "experiments" / experiment, [*overrides, "cache_dir=cache"])
+    assert config_from_dict(old).as_dict() == current.as_dict()
+    assert config_from_dict(old).digest() == current.digest()
+
+
+def test_an_old_run_folder_resumes_and_opens(tmp_path, capsys) -> None:
+    """A finished run whose config.yaml holds the retired sections (as every run folder did)
+    is the same config to `run` (nothing to do, config.yaml rewritten in today's form), and
+    status, check, compare and report open it."""
+    config = tmp_path / "chains.yaml"
+    config.write_text(yaml.safe_dump(SMALL_CHAINS_EXPERIMENT))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    retired = yaml.safe_load((BEFORE / "gaussian.yaml").read_text())
+    old = {**stored, **{key: retired[key] for key in ("judge", "metrics")}}
+    old["sampling"] = retired["sampling"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(old, sort_keys=False))
+    capsys.readouterr()
+    assert main(["status", str(run_dir)]) == 0
+    assert main(["check", str(run_dir), "--max", "mean_w2=1000"]) == 0
+    assert main(["compare", str(run_dir), "--out", str(tmp_path / "compare")]) == 0
+    assert main(["report", str(run_dir)]) == 0
+    assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0
+    assert "all 6 generations are complete; nothing to do" in capsys.readouterr().out
+    assert "judge" not in yaml.safe_load((run_dir / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        (
+            {"data": {"name": "pydoc"}, "model": {"kind": "gpt"}, "metrics": {"kid": True}},
+            ["'metrics'", "images experiments only", "text data"],
+        ),
+        (
+            {"data": {"name": "pydoc"}, "model": {"kind": "gpt"}, "sampling": {"grid_rows": 4}},
+            ["'sampling.grid_rows'", "images experiments only"],
+        ),
+        (
+            {
+                "data": {"name": "gaussian"},
+                "model": {"kind": "gaussian"},
+                "train": None,
+                "sampling": {"batch_size": 10},
+            },
+            ["'sampling.batch_size'", "images and text experiments only", "vectors data"],
+        ),
+        (
+            {"data": {"name": "mnist5k", "root": "/data"}},
+            ["'data.root'", "'celeba', 'faces', 'mnist'"],
+        ),
+        ({"data": {"name": "celeba", "pad_to": 32}}, ["'data.pad_to'", "'mnist', 'mnist5k'"]),
+        (
+            {"data": {"name": "mnist5k"}, "model": {"kind": "gpt"}},
+            ["'model.kind'", "'gpt'", "images"],
+        ),
+        ({"model": {"class_path": "no dots"}}, ["'model.class_path'", "package.module.Class"]),
+    ],
+)
+def test_a_key_of_another_domain_or_dataset_says_who_takes_it(
+    write_config, changes: dict, words: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config(changes))
+    for word in words:
+        assert word in str(raised.value)

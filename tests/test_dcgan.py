@@ -9,9 +9,11 @@ import torch
 
 from lab.device import plan_device
 from lab.errors import ConfigError
+from lab.generators.build import build_from_section
 from lab.training.fit import fit
 from lab.training.seeding import cpu_generator, seed_everything
-from models.dcgan import DCGAN, DCGANConfig, DivergenceWatch
+from models.dcgan import DCGAN, DivergenceWatch
+from models.sections.dcgan import DCGANConfig
 
 SHAPE = (3, 16, 16)  # the smallest side the architecture allows beyond 8: fast on CPU
 CONFIG = DCGANConfig(latent_dim=8, generator_width=4, discriminator_width=4)
@@ -26,11 +28,11 @@ def _images(count: int) -> torch.Tensor:
 
 def _model(config: DCGANConfig = CONFIG) -> DCGAN:
     seed_everything(0)
-    return DCGAN(config, SHAPE, lr=2e-4)
+    return build_from_section(config, image_shape=SHAPE, lr=2e-4)
 
 
 def test_architecture_and_initialisation_follow_the_paper() -> None:
-    model = DCGAN(DCGANConfig(), (3, 64, 64), lr=2e-4)
+    model = build_from_section(DCGANConfig(), image_shape=(3, 64, 64), lr=2e-4)
     convs = [m for m in model.generator if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [c.out_channels for c in convs] == [512, 256, 128, 64, 3]
     disc = [m for m in model.discriminator if isinstance(m, torch.nn.Conv2d)]
@@ -130,4 +132,4 @@ def test_discriminator_winning_outright_is_a_divergence() -> None:
 
 def test_image_side_must_be_four_times_a_power_of_two() -> None:
     with pytest.raises(ConfigError, match=r"4 times a power of two .* the data is 28x28"):
-        DCGAN(CONFIG, (1, 28, 28), lr=2e-4)
+        build_from_section(CONFIG, image_shape=(1, 28, 28), lr=2e-4)

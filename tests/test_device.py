@@ -13,9 +13,11 @@ import torch
 from lab.config import load_config
 from lab.device import DevicePlan, plan_device, pytorch_defaults
 from lab.errors import ConfigError, DeviceError
+from lab.generators.build import build_from_section
 from lab.training.fit import fit
 from lab.training.seeding import seed_everything
-from models.vae import VAE, VAEConfig
+from models.sections.vae import VAEConfig
+from models.vae import VAE
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPE = (3, 16, 16)  # 3 channels, so NCHW and NHWC differ
@@ -30,7 +32,7 @@ def _images() -> torch.Tensor:
 
 def _trained(plan: DevicePlan) -> VAE:
     seed_everything(0)
-    model = VAE(CONFIG, SHAPE, lr=1e-2)
+    model = build_from_section(CONFIG, image_shape=SHAPE, lr=1e-2)
     fit(model, [_images()], plan=plan, batch_size=16, seed=0, max_steps=STEPS)
     return model
 
@@ -52,14 +54,14 @@ def test_cpu_plan_turns_every_fast_path_off_even_when_asked(monkeypatch) -> None
     assert plan.peak_memory_bytes() is None
     images = _images()
     assert plan.place(images).is_contiguous()
-    module = plan.prepare(VAE(CONFIG, SHAPE, lr=1e-3))
+    module = plan.prepare(build_from_section(CONFIG, image_shape=SHAPE, lr=1e-3))
     assert all(p.is_contiguous() for p in module.parameters())
     assert module.encoder._compiled_call_impl is None
 
 
 def test_same_model_trains_on_the_cpu_plan(plain: VAE) -> None:
     seed_everything(0)
-    untrained = VAE(CONFIG, SHAPE, lr=1e-2)
+    untrained = build_from_section(CONFIG, image_shape=SHAPE, lr=1e-2)
     moved = [
         not torch.equal(p, q)
         for p, q in zip(plain.parameters(), untrained.parameters(), strict=True)
@@ -118,7 +120,7 @@ def test_train_compile_is_validated() -> None:
 
 
 # The accelerator's config values name it; no other line outside lab/device.py may.
-_ALLOWED = {"lab/config.py": re.compile(r'^\s*accelerator: Literal\["auto", "cpu", "cuda"\]')}
+_ALLOWED = {"lab/experiment.py": re.compile(r'^\s*accelerator: Literal\["auto", "cpu", "cuda"\]')}
 
 
 def test_only_the_device_module_mentions_cuda() -> None:

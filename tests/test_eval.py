@@ -16,7 +16,6 @@ from lab.cli import main
 from lab.commands.eval import experiment_file
 from lab.config import load_config
 from lab.data.image_files import load_images
-from lab.data.load import load_real_data
 from lab.domains.images.judging import judge_cache_path
 from lab.errors import DataError
 from lab.rundir.storage import encode_npz
@@ -37,7 +36,7 @@ def write_folder(folder: Path, images: torch.Tensor) -> Path:
 @pytest.fixture(scope="module")
 def digits(tiny_config, tmp_path_factory) -> dict[str, Path]:
     """Real held-out digits and real training digits as folders, and the latter as .npz."""
-    real = load_real_data(load_config(tiny_config).data)
+    real = load_config(tiny_config).data.load()
     root = tmp_path_factory.mktemp("digits")
     picked = torch.arange(0, len(real.heldout), len(real.heldout) // COUNT)[:COUNT]
     others = real.train.images[:COUNT]
@@ -309,3 +308,23 @@ def test_a_relative_judge_config_is_found_in_this_checkout(tmp_path, monkeypatch
     (tmp_path / "experiments").mkdir()
     (tmp_path / "experiments" / "demo.yaml").write_text("")
     assert experiment_file(Path("experiments/demo.yaml"), []) == Path("experiments/demo.yaml")
+
+
+def test_lab_evaluate_is_eval_from_python(digits, tiny_config, capsys) -> None:
+    """lab.evaluate gives what `eval --json` prints, from a config file or a loaded config;
+    a text experiment, which eval does not score, is one sentence."""
+    import lab
+    from lab.errors import ConfigError
+
+    code, printed, _ = run_eval(
+        capsys, digits["real"], digits["fake"], "--judge-config", tiny_config, "--json"
+    )
+    assert code == 0
+    assert lab.evaluate(digits["fake"], digits["real"], config=tiny_config) == printed
+    loaded = lab.evaluate(digits["fake"], digits["real"], config=load_config(tiny_config))
+    assert loaded["metrics"] == printed["metrics"]
+    text = {"data": {"name": "pydoc"}, "model": {"kind": "gpt", "width": 8, "heads": 1}}
+    text_config = Path(tiny_config).with_name("text.yaml")
+    text_config.write_text(yaml.safe_dump({**TINY_EXPERIMENT, **text}))
+    with pytest.raises(ConfigError, match="is text, which eval does not score"):
+        lab.evaluate(digits["fake"], config=text_config)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from lab.config import load_config
-from lab.data.load import load_real_data
 from lab.device import plan_device
 from lab.domains.images.judging import judge_cache_path, load_or_train_judge
 from lab.domains.images.predictions import predict_labels
@@ -16,7 +15,7 @@ from models.judges import AveragePoolTo
 
 def test_judge_reaches_threshold_on_mnist5k_heldout(write_config) -> None:
     config = load_config(write_config())
-    real = load_real_data(config.data)
+    real = config.data.load()
     plan = plan_device("cpu", "32-true", deterministic=True)
     judge, accuracy = load_or_train_judge(config, real, plan)
     assert accuracy >= config.judge.min_accuracy
@@ -27,7 +26,7 @@ def test_judge_reaches_threshold_on_mnist5k_heldout(write_config) -> None:
 
 def test_judge_below_threshold_fails_with_a_sentence(write_config) -> None:
     config = load_config(write_config(), ["judge.min_accuracy=0.9999"])
-    real = load_real_data(config.data)
+    real = config.data.load()
     plan = plan_device("cpu", "32-true", deterministic=True)
     with pytest.raises(
         JudgeError, match=r"below judge.min_accuracy 0.9999; raise judge.max_epochs"

@@ -18,13 +18,13 @@ from PIL import Image
 
 from lab.cli import main
 from lab.config import load_config
-from lab.data.load import load_real_data
+from lab.domains.images.datasets import Mnist5kData, MnistData
+from lab.domains.images.files import image_files
 from lab.domains.images.judging import judge_cache_path
 from lab.domains.images.measure import real_features_path
-from lab.domains.images.settings import ImageDataConfig
 from lab.errors import ConfigError
 from lab.metrics.features import FeatureSpace
-from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from tests.conftest import TINY_EXPERIMENT, assert_matches_row
 from tests.idx_fixtures import write_tiny_mnist
 
@@ -62,8 +62,8 @@ def _assert_framed(padded: torch.Tensor, original: torch.Tensor, top: int, left:
 
 
 def test_padded_mnist5k_has_the_real_digits_in_the_centre_and_zeros_around() -> None:
-    plain = load_real_data(ImageDataConfig(name="mnist5k"))
-    padded = load_real_data(ImageDataConfig(name="mnist5k", pad_to=SIDE))
+    plain = Mnist5kData().load()
+    padded = Mnist5kData(pad_to=SIDE).load()
     for split in ("train", "heldout"):
         before, after = getattr(plain, split), getattr(padded, split)
         assert after.images.shape == (len(before), 1, SIDE, SIDE)
@@ -75,8 +75,8 @@ def test_padded_mnist5k_has_the_real_digits_in_the_centre_and_zeros_around() -> 
 
 def test_padded_mnist_from_idx_files_puts_an_odd_margin_right_and_below(tmp_path) -> None:
     write_tiny_mnist(tmp_path, train=30, test=20)
-    plain = load_real_data(ImageDataConfig(name="mnist", root=str(tmp_path)))
-    padded = load_real_data(ImageDataConfig(name="mnist", root=str(tmp_path), pad_to=33))
+    plain = MnistData(root=str(tmp_path)).load()
+    padded = MnistData(root=str(tmp_path), pad_to=33).load()
     assert padded.heldout.images.shape == (20, 1, 33, 33)
     _assert_framed(padded.train.images, plain.train.images, top=2, left=2)
     _assert_framed(padded.heldout.images, plain.heldout.images, top=2, left=2)
@@ -125,8 +125,8 @@ def test_a_side_the_dcgan_cannot_take_is_one_sentence_when_the_config_loads(
     ("data", "words"),
     [
         ({"name": "mnist5k", "pad_to": 20}, "smaller than the digits' 28 pixels"),
-        ({"name": "celeba", "pad_to": 64}, "only applies to the 28x28 digits"),
-        ({"name": "mnist5k", "image_size": 32}, "zero-pad them to another side with data.pad_to"),
+        ({"name": "celeba", "pad_to": 64}, "'data.pad_to' applies to data.name 'mnist', 'mnist5k'"),
+        ({"name": "mnist5k", "image_size": 32}, "'data.image_size' applies to data.name 'celeba'"),
     ],
 )
 def test_side_keys_on_the_wrong_data_are_refused(tmp_path, data, words) -> None:
@@ -159,7 +159,7 @@ def test_a_dcgan_run_on_padded_digits_writes_every_file_and_class_column(gan_run
         assert row["diverged"] == "0" and math.isfinite(float(row["fid"]))
         assert math.isclose(sum(float(row[f"share_{d}"]) for d in range(10)), 1.0, abs_tol=1e-4)
     for generation in range(GENERATIONS):
-        files = generation_files(generation)
+        files = image_files(generation)
         assert all((gan_run / path).is_file() for path in files.values())
         with Image.open(gan_run / files["grid"]) as grid:
             assert grid.size == (GRID_SIDE, GRID_SIDE)
@@ -175,7 +175,7 @@ def test_a_dcgan_run_on_padded_digits_writes_every_file_and_class_column(gan_run
 def test_eval_with_the_runs_config_measures_against_padded_digits(gan_run, capsys) -> None:
     """eval takes the run's 32x32 samples, scored by the run's padded-digit judge."""
     capsys.readouterr()  # what the run printed
-    samples = gan_run / generation_files(1)["samples"]
+    samples = gan_run / image_files(1)["samples"]
     command = ["eval", str(samples), "--judge-config", str(gan_run / "config.yaml"), "--json"]
     assert main(command) == 0
     measured = json.loads(capsys.readouterr().out)["metrics"]

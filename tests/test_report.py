@@ -17,7 +17,7 @@ import yaml
 from PIL import Image
 
 from lab.cli import main
-from lab.config import LoggingConfig
+from lab.experiment import LoggingConfig
 from lab.report.writer import write_report
 from lab.rundir.results import read_run
 from lab.training.logs import generation_loggers, read_curves

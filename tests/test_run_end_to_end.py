@@ -15,8 +15,8 @@ from PIL import Image
 
 from lab.cli import main
 from lab.config import load_config
-from lab.data.load import load_real_data
-from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.domains.images.files import image_files
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.rundir.locks import LOCK_FILE
 from tests.conftest import TINY_EXPERIMENT, assert_matches_row
 
@@ -60,7 +60,7 @@ def test_outputs_of_every_generation(finished) -> None:
         assert all(math.isfinite(float(v)) for v in row.values())
         assert math.isclose(sum(float(row[f"share_{d}"]) for d in range(10)), 1.0, abs_tol=1e-4)
     for generation in range(GENERATIONS):
-        files = generation_files(generation)
+        files = image_files(generation)
         with Image.open(run_dir / files["grid"]) as grid:
             assert grid.size == (GRID_SIDE, GRID_SIDE)
         with np.load(run_dir / files["samples"]) as stored:
@@ -77,8 +77,8 @@ def test_grid_noise_is_fixed_across_generations(finished) -> None:
     """The same latent noise every generation: generation 0's grid is not generation 1's, but
     rerunning generation 0 (see the resume test) reproduces it byte for byte."""
     _, run_dir = finished
-    first = (run_dir / generation_files(0)["grid"]).read_bytes()
-    second = (run_dir / generation_files(1)["grid"]).read_bytes()
+    first = (run_dir / image_files(0)["grid"]).read_bytes()
+    second = (run_dir / image_files(1)["grid"]).read_bytes()
     assert first != second
 
 
@@ -101,7 +101,7 @@ def test_resume_redoes_the_missing_generation_identically(finished, tmp_path) ->
     run_dir = tmp_path / "copy"
     shutil.copytree(original, run_dir)
     last = GENERATIONS - 1
-    for relative in generation_files(last).values():
+    for relative in image_files(last).values():
         (run_dir / relative).unlink()
     manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
     manifest["generations"].pop()
@@ -109,7 +109,7 @@ def test_resume_redoes_the_missing_generation_identically(finished, tmp_path) ->
     assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0
     assert (run_dir / METRICS_FILE).read_bytes() == (original / METRICS_FILE).read_bytes()
     for role in ("samples", "grid"):
-        relative = generation_files(last)[role]
+        relative = image_files(last)[role]
         assert (run_dir / relative).read_bytes() == (original / relative).read_bytes()
 
 
@@ -138,13 +138,13 @@ def test_eval_of_a_runs_samples_with_its_config_repeats_its_metrics_row(
     generation 0, the previous generation's samples after it (regime replace)."""
     _, run_dir = finished
     real_train = tmp_path / "real_train.npz"
-    images = load_real_data(load_config(run_dir / "config.yaml").data).train.images
+    images = load_config(run_dir / "config.yaml").data.load().train.images
     np.savez(real_train, images=images.numpy())
     for generation, row in enumerate(_rows(run_dir)):
-        samples = run_dir / generation_files(generation)["samples"]
+        samples = run_dir / image_files(generation)["samples"]
         trained_on = real_train
         if generation:
-            trained_on = run_dir / generation_files(generation - 1)["samples"]
+            trained_on = run_dir / image_files(generation - 1)["samples"]
         command = ["eval", str(samples), "--judge-config", str(run_dir / "config.yaml"), "--json"]
         capsys.readouterr()  # what earlier commands printed
         assert main([*command, "--train", str(trained_on)]) == 0

@@ -17,8 +17,9 @@ import yaml
 
 from lab.cli import main
 from lab.commands.status import describe
+from lab.domains.images.files import image_files
 from lab.errors import RunDirError
-from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE, generation_files
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.rundir.locks import lock_holder
 from lab.rundir.storage import sha256_file
 from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
@@ -46,14 +47,14 @@ def _copy(run_dir: Path, target: Path) -> Path:
 def test_corrupted_sample_file_is_detected_and_redone(finished, tmp_path, caplog) -> None:
     config, original = finished
     run_dir = _copy(original, tmp_path / "run")
-    samples = run_dir / generation_files(1)["samples"]
+    samples = run_dir / image_files(1)["samples"]
     data = bytearray(samples.read_bytes())
     data[len(data) // 2] ^= 0xFF
     samples.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="collapse_lab"):
         assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0
     assert "generation 1 will be redone: samples/gen_001.npz does not match" in caplog.text
-    assert samples.read_bytes() == (original / generation_files(1)["samples"]).read_bytes()
+    assert samples.read_bytes() == (original / image_files(1)["samples"]).read_bytes()
     assert (run_dir / METRICS_FILE).read_bytes() == (original / METRICS_FILE).read_bytes()
 
 
@@ -247,7 +248,7 @@ def test_status_and_readers_name_a_damaged_generation(chains, tmp_path, capsys) 
     assert main(["report", str(run_dir)]) == 2
     assert "generations 3-5 of this run are damaged" in capsys.readouterr().err
     grids = make_run(tmp_path / "images", mnist_rows([80.0, 90.0], [10, 10]))
-    (grids / generation_files(1)["grid"]).write_bytes(b"not the grid")
+    (grids / image_files(1)["grid"]).write_bytes(b"not the grid")
     assert main(["compare", str(run_dir), str(grids), "--out", str(tmp_path / "out")]) == 2
     assert "grids/gen_001.png' does not match its sha256" in capsys.readouterr().err
 

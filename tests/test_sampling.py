@@ -11,9 +11,11 @@ import torch
 import yaml
 
 from lab.cli import main
+from lab.generators.build import build_from_section
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.training.seeding import cpu_generator
-from models.vae import VAE, VAEConfig
+from models.sections.vae import VAEConfig
+from models.vae import VAE
 from tests.conftest import TINY_EXPERIMENT
 
 SPOILED = (float("nan"), float("inf"), float("-inf"))
@@ -31,7 +33,9 @@ def spoiled(decode):
 
 
 def test_non_finite_pixels_mark_the_model_diverged(monkeypatch) -> None:
-    model = VAE(VAEConfig(latent_dim=4, channels=(8,)), (1, 28, 28), lr=1e-3)
+    model = build_from_section(
+        VAEConfig(latent_dim=4, channels=(8,)), image_shape=(1, 28, 28), lr=1e-3
+    )
     healthy = model.sample(6, cpu_generator(0), batch_size=4)
     assert model.diverged is None
     monkeypatch.setattr(VAE, "decode_to_unit", spoiled(VAE.decode_to_unit))

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from lab.config import load_config
-from lab.domains.text.corpora import DOCUMENT_SEPARATOR, read_corpus, split_documents
+from lab.domains.text.corpora import DOCUMENT_SEPARATOR, split_documents
 from lab.domains.text.sequences import cut, load_real_text, shown_prompts
-from lab.domains.text.settings import TextDataConfig
+from lab.domains.text.settings import PydocText, TextFilesText, WikitextText
 from lab.errors import ConfigError, DataError
 from tests.text_fixtures import write_text_files, write_wikitext
 
@@ -46,7 +46,7 @@ def test_documents_are_held_out_whole_until_the_fraction_is_reached() -> None:
 def test_the_python_manual_is_split_by_document(write_config) -> None:
     from pydoc_data import topics
 
-    corpus = read_corpus(TextDataConfig())
+    corpus = PydocText().read()
     documents = [topics.topics[key].encode() for key in sorted(topics.topics)]
     held = [document for document in documents if document in corpus.heldout]
     assert corpus.heldout == DOCUMENT_SEPARATOR.join(held)  # whole documents, in order
@@ -79,7 +79,7 @@ def test_a_missing_wikitext_file_says_where_it_goes(tmp_path) -> None:
     folder = write_wikitext(tmp_path)
     (folder / "wiki.test.raw").unlink()
     with pytest.raises(DataError) as raised:
-        read_corpus(TextDataConfig(name="wikitext2", root=str(tmp_path)))
+        WikitextText(root=str(tmp_path)).read()
     message = str(raised.value)
     assert f"'{folder / 'wiki.test.raw'}' is missing" in message
     assert "wikitext-2-raw-v1.zip" in message and "data.root" in message
@@ -87,7 +87,7 @@ def test_a_missing_wikitext_file_says_where_it_goes(tmp_path) -> None:
 
 def test_a_folder_of_text_files_is_one_document_per_file(tmp_path) -> None:
     files = write_text_files(tmp_path / "books")
-    corpus = read_corpus(TextDataConfig(name="textfiles", root=str(tmp_path / "books")))
+    corpus = TextFilesText(root=str(tmp_path / "books")).read()
     documents = {path.read_bytes() for path in files}
     parts = corpus.train.split(DOCUMENT_SEPARATOR) + corpus.heldout.split(DOCUMENT_SEPARATOR)
     assert set(parts) == documents and len(parts) == len(files)
@@ -106,7 +106,7 @@ def test_a_bad_folder_of_text_files_is_one_sentence(tmp_path, arrange, words) ->
     root = tmp_path / "books"
     arrange(root)
     with pytest.raises(DataError, match=words):
-        read_corpus(TextDataConfig(name="textfiles", root=str(root)))
+        TextFilesText(root=str(root)).read()
 
 
 def test_more_sequences_than_the_text_holds_is_a_config_error(tmp_path, write_config) -> None:

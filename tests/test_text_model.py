@@ -11,8 +11,11 @@ import torch
 
 from lab.device import plan_device
 from lab.domains.text.perplexity import sequence_perplexities, text_perplexity
+from lab.domains.text.settings import BYTE_VALUES
 from lab.errors import ConfigError
-from models.gpt import GPT, VOCABULARY, GPTConfig, LayerCache
+from lab.generators.build import build_from_section
+from models.gpt import GPT, LayerCache, Schedule
+from models.sections.gpt import GPTConfig
 
 LENGTH = 24
 
@@ -20,12 +23,14 @@ LENGTH = 24
 @pytest.fixture(scope="module")
 def model() -> GPT:
     torch.manual_seed(0)
-    return GPT(GPTConfig(layers=2, heads=2, width=16), (LENGTH,), lr=1e-3).eval()
+    config = GPTConfig(layers=2, heads=2, width=16)
+    model = build_from_section(config, sequence_length=LENGTH, vocabulary_size=BYTE_VALUES, lr=1e-3)
+    return model.eval()
 
 
 def _bytes(rows: int, length: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, VOCABULARY, (rows, length), generator=generator, dtype=torch.uint8)
+    return torch.randint(0, BYTE_VALUES, (rows, length), generator=generator, dtype=torch.uint8)
 
 
 def test_decoding_with_the_cache_gives_the_full_forward_passs_logits(model) -> None:
@@ -94,12 +99,12 @@ def test_the_width_must_split_into_heads(write_config) -> None:
 def test_the_cosine_schedule_warms_up_then_falls_to_its_final_fraction() -> None:
     from models.gpt import _lr_factor
 
-    config = GPTConfig(schedule="cosine", warmup_steps=10, final_lr_fraction=0.1)
-    factors = [_lr_factor(step, config, total=110) for step in range(110)]
+    schedule = Schedule("cosine", warmup_steps=10, final_lr_fraction=0.1)
+    factors = [_lr_factor(step, schedule, total=110) for step in range(110)]
     assert factors[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
     assert factors[10] == pytest.approx(1.0)
     assert factors[60] == pytest.approx(0.55)  # half way down the half cosine
     assert factors[109] == pytest.approx(0.1, abs=1e-3)
     assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
-    constant = GPTConfig(warmup_steps=10)
+    constant = Schedule("constant", warmup_steps=10, final_lr_fraction=0.1)
     assert _lr_factor(5, constant, 110) == 0.6 and _lr_factor(50, constant, 110) == 1.0

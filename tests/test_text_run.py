@@ -108,8 +108,10 @@ def test_a_tiny_run_writes_every_file_and_column(finished) -> None:
             prompt = bytes(stored["shown_prompts"][0]).decode(errors="replace")
         shown = (run_dir / "samples" / f"{stem}.txt").read_text()
         assert prompt in shown and f"continued by generation {generation}" in shown
-        state = torch.load(run_dir / "checkpoints" / f"{stem}.pt", weights_only=True)
-        assert state["network.tokens.weight"].shape == (256, 16)
+        saved = torch.load(run_dir / "checkpoints" / f"{stem}.pt", weights_only=True)
+        assert saved["class_path"] == "models.gpt.GPT"
+        assert saved["inputs"] == {"sequence_length": LENGTH, "vocabulary_size": 256, "lr": 0.01}
+        assert saved["state_dict"]["network.tokens.weight"].shape == (256, 16)
         sources = (run_dir / "provenance" / f"{stem}.csv").read_text().splitlines()[1:]
         expected = "real:" if generation == 0 else f"gen:{generation - 1}:"
         assert len(sources) == SAMPLES and all(expected in line for line in sources)
@@ -185,7 +187,7 @@ def test_a_killed_run_resumes_to_identical_bytes(finished, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"sampling": {"truncation": 1.0}}, "'sampling.truncation' truncates latent noise"),
+        ({"sampling": {"truncation": 1.0}}, "'sampling.truncation' applies to images and vectors"),
         ({"train": {"max_steps": 2, "batch_size": 64}}, "'train.batch_size' is 64, more than"),
         ({"data": {"name": "mnist5k"}}, "'model.kind' is 'gpt', which does not model images"),
         ({"model": {"kind": "vae"}}, "'model.kind' is 'vae', which does not model text"),

@@ -11,7 +11,7 @@ from lab.device import plan_device
 from lab.domains.text import words
 from lab.domains.text.measure import TextMeasure
 from lab.domains.text.sequences import RealText
-from lab.domains.text.settings import TextDataConfig
+from lab.domains.text.settings import PydocText
 
 
 def test_words_are_lowercased_runs_of_word_characters() -> None:
@@ -60,7 +60,7 @@ def test_the_measure_counts_words_of_each_sequence_against_the_heldout_text() ->
         shown_prompts=_sequences([b"the"], 3),
         available=2,
     )
-    data = TextDataConfig(sequence_length=length, rare_max_count=1, repetition_n=2)
+    data = PydocText(sequence_length=length, rare_max_count=1, repetition_n=2)
     measure = TextMeasure(real, data, plan_device("cpu", "32-true", True), batch_size=4)
     samples = _sequences([b"dog dog dog dog", b"cat sat"], length)
     measured = measure.word_metrics(samples)

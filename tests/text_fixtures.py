@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.domains.text.settings import WIKITEXT_FILES, WIKITEXT_FOLDER
+from lab.domains.text.corpora import WIKITEXT_FILES, WIKITEXT_FOLDER
 
 _PARAGRAPH = (
     " The {name} is a tactical role @-@ playing game of {count} @,@ 000 players , released in "

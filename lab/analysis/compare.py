@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from lab.analysis.seed_compare import write_seed_comparison
 from lab.analysis.seeds import DEFAULT_CONFIDENCE, group_by_seed, has_seed_groups
-from lab.domains.registry import headline_of
+from lab.domains.registry import headline_of, pictures_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
 from lab.rundir.atomic import write_atomic
@@ -57,7 +57,7 @@ def compare(paths: list[Path], out_dir: Path, confidence: float = DEFAULT_CONFID
             series = [(r.label, r.results.generations, r.results.series(metric)) for r in runs]
             write_atomic(out_dir / "plots" / f"{metric}.png", comparison_plot(metric, series))
         table = final_table(runs)
-    with_grids = [run for run in runs if run.results.grid_paths()]
+    with_grids = [run for run in runs if pictures_of(run.results)]
     if with_grids:
         strip = io.BytesIO()
         _grid_strip(with_grids).save(strip, format="PNG")
@@ -160,7 +160,7 @@ def _long_csv(runs: list[LabelledRun], columns: list[str]) -> bytes:
 
 def _grid_strip(runs: list[LabelledRun]) -> Image.Image:
     """The last finished generation's grid of every run, side by side, each labelled."""
-    last = [(run, run.results.grid_paths()[-1]) for run in runs]
+    last = [(run, pictures_of(run.results)[-1]) for run in runs]
     grids = [
         Image.open(io.BytesIO(run.results.read_file(relative))).convert("RGB")
         for run, (_, relative) in last

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from lab.config import CheckConfig
 from lab.errors import ConfigError, RunDirError
+from lab.experiment import CheckConfig
 from lab.rundir.results import RunResults
 from lab.schema import SchemaError, build
 

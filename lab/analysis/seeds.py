@@ -25,8 +25,8 @@ from typing import Any
 
 from scipy import stats
 
-from lab.config import OBSERVER_SECTIONS
 from lab.errors import RunDirError
+from lab.experiment import OBSERVER_SECTIONS
 from lab.rundir.results import RunResults
 
 SEED_KEY = "seed"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lab.config import CheckConfig
 from lab.domains.protocol import CollapseSignals
+from lab.experiment import CheckConfig
 from lab.rundir.results import RunResults
 
 EARLY = "early collapse"

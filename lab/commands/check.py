@@ -24,7 +24,7 @@ from lab.errors import ConfigError
 if TYPE_CHECKING:  # imported when a check runs, so `collapse-lab --help` loads less
     from lab.analysis.monitor import Kind, Threshold
     from lab.analysis.timeline import Stage
-    from lab.config import CheckConfig
+    from lab.experiment import CheckConfig
     from lab.rundir.results import RunResults
 
 HELP = "check a run's metrics against collapse thresholds (exit 0 ok, 1 violated, 2 unreadable)"

@@ -39,14 +39,9 @@ nothing else says what the generator saw.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lab.domains.images.settings import MetricsConfig
+from typing import Any
 
 HELP = "score a generated image set against a real one (FID, precision/recall, ...)"
 
@@ -63,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--feature-space",
-        choices=("judge", "inception"),
-        help="where distances are measured (default: the config's, else judge, which needs "
-        "--judge-config)",
+        metavar="SPACE",
+        help="where distances are measured: judge or inception (default: the config's, else "
+        "judge, which needs --judge-config)",
     )
     parser.add_argument(
         "--judge-config",
@@ -97,73 +92,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from lab.config import load_config
-    from lab.data.image_files import load_images
-    from lab.device import plan_device
-    from lab.domains.images.evaluation import ImageFiles, score
-    from lab.domains.images.settings import ImageDataConfig, MetricsConfig
-    from lab.errors import ConfigError, DataError
+    from lab.errors import ConfigError
+    from lab.evaluation import evaluate
 
     if len(args.sets) > 2:
         raise ConfigError(
             f"eval takes REAL and FAKE, or FAKE alone, not {len(args.sets)} sets; pass at most two."
         )
-    *real_path, fake_path = args.sets
+    *real, fake = args.sets
     notes: list[str] = []
-    config_path = experiment_file(args.judge_config, notes) if args.judge_config else None
-    config = load_config(config_path) if config_path else None
-    if config is not None and not isinstance(config.data, ImageDataConfig):
-        raise ConfigError(
-            f"{config_path}: data.name {config.data.name!r} is not an image dataset, so "
-            "it has no judge; pass an image experiment (e.g. experiments/demo.yaml)."
-        )
-    metrics = config.metrics if config else MetricsConfig()
-    space = args.feature_space or (metrics.feature_space if config else "judge")
-    if space == "judge" and config is None:
-        raise ConfigError(
-            "--feature-space judge measures in the features of a judge, which belongs to a "
-            "dataset: pass --judge-config with the experiment whose dataset REAL and FAKE come "
-            "from (e.g. experiments/demo.yaml), or use --feature-space inception."
-        )
-    if not real_path and config is None:
-        raise ConfigError(
-            "eval with FAKE alone measures it against the held-out set of a dataset: pass "
-            "--judge-config with that dataset's experiment, or give REAL before FAKE."
-        )
-    metrics = dataclasses.replace(
-        metrics,
-        kid=metrics.kid or args.kid,
-        feature_space=space,
-        inception_weights=args.inception_weights or metrics.inception_weights,
+    report = evaluate(
+        fake,
+        real[0] if real else None,
+        config=experiment_file(args.judge_config, notes) if args.judge_config else None,
+        feature_space=args.feature_space,
+        kid=args.kid,
+        train=args.train,
+        inception_weights=args.inception_weights,
+        cache_dir=args.cache_dir,
     )
-    fake = ImageFiles(fake_path, load_images(fake_path))
-    real = ImageFiles(real_path[0], load_images(real_path[0])) if real_path else None
-    train = ImageFiles(args.train, load_images(args.train)) if args.train else None
-    for given in (real, fake):
-        if given is not None:
-            _check_count(given.path, len(given.images), metrics)
-    if train is not None and len(train.images) < 2:
-        raise DataError(
-            f"'{train.path}' holds {len(train.images)} image, but the copy test compares each "
-            "training image with its nearest other one; give --train at least 2 images."
-        )
-    settings = config.train if config else None
-    plan = plan_device(
-        settings.accelerator if settings else "auto",
-        settings.precision if settings else "auto",
-        True,
-    )
-    cache_dir = args.cache_dir or Path(config.cache_dir if config else "cache")
-    scored = score(fake, real, config, config_path, metrics, plan, cache_dir, train)
-    report = {
-        "real": scored.reference,
-        "fake": str(fake_path),
-        "real_images": scored.reference_images,
-        "fake_images": len(fake.images),
-        "feature_space": space,
-        "metrics": {name: _plain(value) for name, value in scored.metrics.items()},
-        "notes": [*notes, *scored.notes],
-    }
+    report["notes"] = [*notes, *report["notes"]]
     print(json.dumps(report, indent=2) if args.json else _text(report))
     return 0
 
@@ -178,22 +126,6 @@ def experiment_file(given: Path, notes: list[str]) -> Path:
         return given  # load_config names it as missing
     notes.append(f"--judge-config {given} is {checkout} (not in the current folder)")
     return checkout
-
-
-def _check_count(path: Path, count: int, metrics: MetricsConfig) -> None:
-    from lab.errors import DataError
-
-    needed = max(metrics.precision_recall_k, metrics.density_coverage_k) + 1
-    if count < needed:
-        raise DataError(
-            f"'{path}' holds {count} images, but the k-NN metrics need at least {needed} per set "
-            f"(k = {needed - 1}); give it more images."
-        )
-
-
-def _plain(value: float | int) -> float | int | None:
-    """JSON has no NaN: a metric that does not apply (a class no real image has) is null."""
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _text(report: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lab.domains.registry import facts_of
 from lab.errors import RunDirError
 from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, read_manifest, read_stored_config
 from lab.rundir.integrity import first_damage
@@ -41,7 +42,8 @@ def describe(run_dir: Path) -> str:
             f"'{run_dir}' has no readable {MANIFEST_FILE} and {CONFIG_FILE}, so it is not a "
             "collapse-lab run directory; pass a folder written by `collapse-lab run`."
         )
-    planned = read_stored_config(run_dir)["generations"]
+    config = read_stored_config(run_dir)
+    planned = config["generations"]
     records = manifest["generations"]
     damage = first_damage(run_dir, records)
     done = records if damage is None else records[: damage.generation]
@@ -52,9 +54,7 @@ def describe(run_dir: Path) -> str:
         f"run {run_dir} (experiment {manifest['name']}): {summary}",
         f"lock: held by {holder}" if holder else "lock: free (no process is running this run)",
     ]
-    judge = manifest.get("judge")
-    if judge:
-        lines.append(f"judge: {judge['heldout_accuracy']:.4f} accurate on the held-out set")
+    lines += [f"{fact.label}: {fact.value}" for fact in facts_of(config, manifest) if fact.brief]
     lines.append(f"{'generation':>10}  {'state':<40}  {'wall time':>10}")
     for record in done:
         lines.append(

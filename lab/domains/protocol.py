@@ -11,11 +11,11 @@ the columns worth a headline and the report's pictures of its kind.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from lab.config import ExperimentConfig
+    from lab.experiment import ExperimentConfig
     from lab.rundir.directory import FinishedGeneration, RunDirectory
     from lab.rundir.results import RunResults
 
@@ -61,6 +61,16 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class RunFact:
+    """A run-level fact a domain recorded in the manifest (the judge's accuracy), shown in
+    the report's summary and, when `brief`, by `status`."""
+
+    label: str
+    value: str
+    brief: bool = True
+
+
+@dataclass(frozen=True)
 class CollapseSignals:
     """The metrics.csv columns in which a domain's runs show the two stages of collapse
     (lab/analysis/timeline.py): early, the tails lost while overall quality holds; late, the
@@ -98,16 +108,33 @@ class DomainSpec:
     import their domain's code when called."""
 
     name: str
-    # data.name -> the dataclass that validates that data section.
-    data_configs: Mapping[str, type]
-    # model.kind -> the dataclass of that model's section (may import the model lazily).
-    model_configs: Callable[[], Mapping[str, type]]
+    # The domain's ExperimentConfig subclass: its data and model choices, its own sections
+    # and its rules across them.
+    experiment: type[ExperimentConfig]
     # metrics.csv columns worth a line on the console and in `compare`, in this order.
     headline: tuple[str, ...]
-    # Cross-field rules of an experiment of this kind; raises lab.schema.SchemaError.
-    check_experiment: Callable[[ExperimentConfig], None]
     open: Callable[[ExperimentConfig], Domain]
     # The report's sections of this kind (grids, heatmaps, theory curves), from the files.
     report_sections: Callable[[RunResults], list[ReportSection]]
     # Where the collapse timeline reads its stages; None: this kind has no timeline.
     signals: CollapseSignals | None = None
+    # One picture per finished generation, (generation, path in the run), for `compare`'s
+    # strip of the runs' last generations (the image grids); None: this kind has none.
+    pictures: Callable[[RunResults], list[tuple[int, str]]] | None = None
+    # The run-level facts this kind records in the manifest, read back (none: no such facts).
+    facts: Callable[[Mapping[str, Any]], list[RunFact]] | None = None
+    # Scores a set of samples as a run scores a generation (lab.evaluate); None: this kind
+    # has no `eval`.
+    evaluate: Callable[..., dict[str, Any]] | None = None
+
+    def data_configs(self) -> Mapping[str, type]:
+        """data.name -> the dataclass of that data section."""
+        return self._choices("data")
+
+    def model_configs(self) -> Mapping[str, type]:
+        """model.kind -> the dataclass of that model's section (may import it when used)."""
+        return self._choices("model")
+
+    def _choices(self, section: str) -> Mapping[str, type]:
+        chooser = next(f for f in fields(self.experiment) if f.name == section).metadata
+        return chooser["kinds"]()

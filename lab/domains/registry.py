@@ -2,20 +2,27 @@
 
 Adding a kind of data means a package under lab/domains/ with a `spec.py` that defines
 `SPEC` (a `DomainSpec`), and one line here. Specs are imported by name, when first asked
-for, so this module (and lab.config, which asks it for the data and model sections) stays
-free of torch and of every domain's code.
+for, so this module (and lab.config, which asks it which domain's experiment a file is)
+stays free of torch and of every domain's code.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.config import ExperimentConfig
-    from lab.domains.protocol import CollapseSignals, Domain, DomainSpec, ReportSection
+    from lab.domains.protocol import (
+        CollapseSignals,
+        Domain,
+        DomainSpec,
+        ReportSection,
+        RunFact,
+    )
+    from lab.experiment import ExperimentConfig
     from lab.rundir.results import RunResults
 
 # domain name -> the module that defines its SPEC.
@@ -24,8 +31,6 @@ _SPECS = {
     "vectors": "lab.domains.vectors.spec",
     "text": "lab.domains.text.spec",
 }
-# The data section a config gets when it names none: the offline digits (README).
-DEFAULT_DATA = "mnist5k"
 
 
 @cache
@@ -33,36 +38,38 @@ def specs() -> tuple[DomainSpec, ...]:
     return tuple(importlib.import_module(module).SPEC for module in _SPECS.values())
 
 
+@cache
+def default_data() -> str:
+    """The data.name of a config that names none: the one a domain's data section defaults
+    to (the offline digits, README)."""
+    for spec in specs():
+        data = next(f for f in fields(spec.experiment) if f.name == "data")
+        if data.metadata.get("default_kind"):
+            return data.metadata["default_kind"]
+    raise LookupError("no domain has a default data section")
+
+
+def default_spec() -> DomainSpec:
+    """The domain of the default data (a config that names none)."""
+    spec = spec_of_data(default_data())
+    if spec is None:  # default_data() is some domain's data
+        raise LookupError(default_data())
+    return spec
+
+
 def data_configs() -> dict[str, type]:
     """data.name -> the dataclass that validates that data section, over every domain."""
-    return {name: cls for spec in specs() for name, cls in spec.data_configs.items()}
+    return {name: cls for spec in specs() for name, cls in spec.data_configs().items()}
 
 
-class _ModelConfigs(Mapping[str, type]):
-    """model.kind -> config dataclass over every domain, each domain's looked up when used
-    (a Gaussian's config need not load Lightning)."""
-
-    def __getitem__(self, kind: str) -> type:
-        for spec in specs():
-            configs = spec.model_configs()
-            if kind in configs:
-                return configs[kind]
-        raise KeyError(kind)
-
-    def __iter__(self) -> Iterator[str]:
-        return (kind for spec in specs() for kind in spec.model_configs())
-
-    def __len__(self) -> int:
-        return sum(len(spec.model_configs()) for spec in specs())
-
-
-def model_configs() -> Mapping[str, type]:
-    return _ModelConfigs()
+def model_configs() -> dict[str, type]:
+    """model.kind -> the dataclass of that model's section, over every domain."""
+    return {kind: cls for spec in specs() for kind, cls in spec.model_configs().items()}
 
 
 def spec_of_data(name: str) -> DomainSpec | None:
     """The domain whose data sections include `name`, or None for an unknown name."""
-    return next((spec for spec in specs() if name in spec.data_configs), None)
+    return next((spec for spec in specs() if name in spec.data_configs()), None)
 
 
 def spec_of_model(kind: str) -> DomainSpec | None:
@@ -93,6 +100,20 @@ def signals_of(raw_config: Mapping[str, Any]) -> CollapseSignals | None:
     return spec.signals if spec else None
 
 
+def pictures_of(results: RunResults) -> list[tuple[int, str]]:
+    """(generation, path) of each finished generation's picture (an image run's grids);
+    none for a kind of data without them, or unknown (a run of a later version)."""
+    spec = spec_of_data(_data_name(results.config))
+    return spec.pictures(results) if spec and spec.pictures else []
+
+
+def facts_of(raw_config: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[RunFact]:
+    """The run-level facts the run's domain recorded in its manifest (none for an unknown
+    kind)."""
+    spec = spec_of_data(_data_name(raw_config))
+    return spec.facts(manifest) if spec and spec.facts else []
+
+
 def report_sections(results: RunResults) -> list[ReportSection]:
     """The sections only the run's kind of data knows how to draw (none for an unknown
     kind, e.g. a run written by a later version of the lab)."""
@@ -103,4 +124,4 @@ def report_sections(results: RunResults) -> list[ReportSection]:
 def _data_name(raw_config: Mapping[str, Any]) -> str:
     data = raw_config.get("data")
     name = data.get("name") if isinstance(data, Mapping) else None
-    return name if isinstance(name, str) else DEFAULT_DATA
+    return name if isinstance(name, str) else default_data()

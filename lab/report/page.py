@@ -13,6 +13,7 @@ from html import escape
 import yaml
 
 from lab.domains.protocol import ReportSection, ReportTable
+from lab.domains.registry import facts_of
 from lab.rundir.results import RunResults
 
 STYLE = """
@@ -111,11 +112,7 @@ def _summary(results: RunResults) -> str:
     items = [("generations finished", f"{finished}" + (f" of {planned}" if planned else ""))]
     if manifest.get("created"):
         items.append(("started", str(manifest["created"])))
-    judge = manifest.get("judge") or {}
-    if "heldout_accuracy" in judge:
-        items.append(("judge accuracy (held-out)", f"{float(judge['heldout_accuracy']):.4f}"))
-    if judge.get("classes"):
-        items.append(("classes", ", ".join(str(c) for c in judge["classes"])))
+    items += [(fact.label, fact.value) for fact in facts_of(results.config, manifest)]
     times = results.wall_times()
     if times:
         total = sum(times.values())

@@ -4,10 +4,9 @@ Layout (`runs/<name>/<timestamp>/`):
     config.yaml            the resolved config; a directory belongs to exactly one config
     manifest.json          per generation: status, metrics, file hashes, wall time (written last)
     metrics.csv            one row per finished generation, rebuilt from the manifest
-    grids/gen_NNN.png      the fixed-noise grid of generation NNN
-    samples/gen_NNN.npz    its uint8 samples and the judge's labels
-    checkpoints/gen_NNN.pt its model weights
-    provenance/gen_NNN.csv where each of its training images came from (real:i or gen:k:i)
+    <folder>/gen_NNN.<ext> the files of generation NNN, named by lab/rundir/layout.py; which
+                           ones is its domain's layout (an image generation: its grid,
+                           samples, checkpoint and provenance)
 
 Every file goes to a temporary name, is fsynced and renamed over the old one, and the
 manifest is written after a generation's files, so a run killed at any moment leaves
@@ -56,17 +55,6 @@ log = logging.getLogger("collapse_lab")
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 _VERSIONED_PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "numpy", "collapse-lab")
-
-
-def generation_files(generation: int) -> dict[str, str]:
-    """Role -> path (relative to the run directory) of one generation's outputs."""
-    stem = f"gen_{generation:03d}"
-    return {
-        "grid": f"grids/{stem}.png",
-        "samples": f"samples/{stem}.npz",
-        "checkpoint": f"checkpoints/{stem}.pt",
-        "provenance": f"provenance/{stem}.csv",
-    }
 
 
 @dataclass(frozen=True)
@@ -283,8 +271,33 @@ class RunDirectory:
         self.manifest.pop("in_progress", None)
         self.save_manifest()
 
+    def read_generation_file(self, generation: int, relative: str) -> bytes:
+        """A finished generation's file, checked against the sha256 its manifest record
+        gives; RunDirError (one sentence) when it is gone or no longer matches."""
+        digest = self.generations[generation]["files"].get(relative)
+        file = self.path / relative
+        if digest is None:
+            raise RunDirError(
+                f"generation {generation} of '{self.path}' lists no file {relative} in "
+                f"{MANIFEST_FILE}; the run was made by another kind of experiment."
+            )
+        try:
+            data = file.read_bytes()
+        except OSError as err:
+            raise RunDirError(
+                f"'{file}' cannot be read ({err.strerror or err}); run the same command again "
+                f"to redo generation {generation} and the ones after it."
+            ) from None
+        if sha256(data) != digest:
+            raise RunDirError(
+                f"'{file}' changed after it was checked: it no longer matches its sha256 in "
+                f"{MANIFEST_FILE}; run the same command again to redo generation {generation} "
+                "and the ones after it."
+            )
+        return data
+
     def record(self, key: str, value: Any) -> None:
-        """Store run-level facts (e.g. the judge's accuracy) in the manifest."""
+        """Store run-level facts of the domain's (e.g. a judge's accuracy) in the manifest."""
         self.manifest[key] = value
         self.save_manifest()
 

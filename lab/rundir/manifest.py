@@ -29,8 +29,9 @@ _RECORD_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
     ("files", dict),
     ("wall_time_s", (int, float)),
 )
-# Run-level facts that `status` and the report read, when present.
-_SECTIONS = ("in_progress", "last_failure", "judge", "reference", "versions")
+# Run-level facts of the engine's that `status` and the report read, when present (a domain
+# reads back its own, e.g. the judge's accuracy, leaving out what it cannot read).
+_SECTIONS = ("in_progress", "last_failure", "reference", "versions")
 
 
 class DamagedManifest(RunDirError):
@@ -73,9 +74,6 @@ def manifest_problem(manifest: Any) -> str | None:
     progress = manifest.get("in_progress", {})
     if progress and not all(isinstance(progress.get(k), int) for k in ("generation", "pid")):
         return "its 'in_progress' has no generation and pid"
-    judge = manifest.get("judge", {})
-    if judge and not isinstance(judge.get("heldout_accuracy"), (int, float)):
-        return "its 'judge' has no heldout_accuracy"
     return None
 
 

@@ -13,7 +13,7 @@ generation is named in one sentence with the way to redo it.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,6 @@ from lab.rundir.directory import (
     MANIFEST_FILE,
     METRICS_FILE,
     format_value,
-    generation_files,
     read_manifest,
     read_stored_config,
 )
@@ -87,12 +86,13 @@ class RunResults:
         planned = self.config.get("generations")
         return planned if isinstance(planned, int) else None
 
-    def grid_paths(self) -> list[tuple[int, str]]:
-        """(generation, grid path relative to the run) for each finished generation that
-        has a grid, each checked against its hash (RunDirError naming a damaged one)."""
+    def generation_paths(self, relative_of: Callable[[int], str]) -> list[tuple[int, str]]:
+        """(generation, path relative to the run) of each finished generation that has the
+        file `relative_of(generation)` names (its domain's layout), each checked against its
+        hash (RunDirError naming a damaged one)."""
         found = []
         for generation in self.generations:
-            relative = generation_files(generation)["grid"]
+            relative = relative_of(generation)
             if relative in self._files:
                 self.read_file(relative)
                 found.append((generation, relative))

@@ -3,16 +3,18 @@ budget every generation shares. Used by every domain whose models train with Lig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from lightning.pytorch.loggers import Logger
 
-from lab.config import ExperimentConfig
 from lab.device import DevicePlan
+from lab.experiment import ExperimentConfig
+from lab.generators.build import build_model
+from lab.generators.recipe import recipe_of
 from lab.training.fit import fit
 from lab.training.seeding import derive_seed, seed_everything
-from models.registry import build_model
 
 
 def train_generation(
@@ -21,12 +23,14 @@ def train_generation(
     items: torch.Tensor,
     real_size: int,
     plan: DevicePlan,
+    inputs: Mapping[str, Any],
     loggers: Sequence[Logger] = (),
 ) -> tuple[torch.nn.Module, int]:
-    """A fresh model, seeded from (seed, generation), trained on `items` (a tensor indexed
-    along its first dimension: images, token sequences); and its step count."""
+    """A fresh model of `config.model`, built with `inputs` (the data's shape, train.lr)
+    and seeded from (seed, generation), trained on `items` (a tensor indexed along its first
+    dimension: images, token sequences); and its step count."""
     seed_everything(derive_seed(config.seed, "model", generation))
-    model = build_model(config.model, tuple(items.shape[1:]), config.train.lr)
+    model = build_model(recipe_of(config.model), inputs)
     max_epochs, max_steps = training_budget(config, real_size)
     steps = fit(
         model,

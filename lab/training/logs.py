@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.config import LoggingConfig
+from lab.experiment import LoggingConfig
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger

@@ -1,65 +1,88 @@
-"""Image models: train a Lightning model, sample uint8 images, measure them with the judge.
+"""Image generations: a model that draws images, measured by the judge against real data.
 
-The domain talks to a model only through `build_model`, `Trainer.fit` (lab/training/) and
-`sample(n, generator, batch_size, temperature, truncation)`, so it never knows which kind of
-model it runs. A model whose training can fail sets `diverged` to a sentence, and so does
-sampling when the model's images hold NaN or infinite values; the generation records it in
-metrics.csv (`diverged` 1) and the manifest, and the loop goes on or stops as
-`train.on_divergence` says. Each generation seeds itself from (seed, generation), which makes
-a redone generation draw the same numbers as the first attempt did.
+The steps of a generation are the engine's (lab/training/trained.py); this domain supplies
+the real images, the judge and the metrics, how a generation draws (its samples, and a grid
+from noise that is the same every generation, so one cell can be followed across them) and
+its files. The model is reached only through its `sample(n, generator, ...)`, so the domain
+never knows which model it runs (docs/models.md). A model whose training can fail sets
+`diverged` to a sentence, and so does sampling when its images hold NaN or infinite values;
+the generation records it in metrics.csv (`diverged` 1) and the manifest.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
-import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from lab import regimes
-from lab.config import ExperimentConfig
 from lab.data.images import RealData
-from lab.data.load import load_real_data
-from lab.device import DevicePlan, plan_device
+from lab.device import DevicePlan
+from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
-from lab.domains.images.measure import LATER_COLUMNS, check_metric_sizes, heldout_metrics
-from lab.domains.protocol import Block
+from lab.domains.images.measure import check_metric_sizes, heldout_metrics
+from lab.domains.images.settings import IMAGE_SHAPE, ImageExperiment
 from lab.errors import ConfigError, DataError
+from lab.experiment import LEARNING_RATE
+from lab.generators.build import build_model, call_sample, check_drawn
+from lab.generators.recipe import recipe_of
 from lab.memory import refuse_if_too_large
 from lab.metrics.degenerate import FeatureSetError
-from lab.rundir import faults
-from lab.rundir.directory import FinishedGeneration, RunDirectory, generation_files
-from lab.rundir.storage import encode_npz, load_npz
-from lab.training.generation import train_generation
-from lab.training.logs import generation_loggers
+from lab.metrics.memorisation import COLUMN as COPY_COLUMN
+from lab.metrics.tails import COLUMNS as TAIL_COLUMNS
+from lab.rundir.directory import RunDirectory
+from lab.rundir.storage import decode_npz, encode_npz
 from lab.training.seeding import cpu_generator, derive_seed
-from models.registry import build_model
+from lab.training.trained import (
+    DIVERGED,
+    GENERATION,
+    MEASURED,
+    STEPS,
+    SYNTHETIC,
+    Measured,
+    TrainedDomain,
+)
 
 FLOAT32_BYTES = 4
+# metrics.csv's columns: the tail, Vendi and copy columns came after the loop's own and a
+# new column only ever goes at the end.
+COLUMNS = (
+    GENERATION,
+    MEASURED,
+    SYNTHETIC,
+    STEPS,
+    DIVERGED,
+    *TAIL_COLUMNS,
+    "vendi",
+    COPY_COLUMN,
+)
 
 
-class ImageDomain:
+@dataclasses.dataclass(frozen=True)
+class Drawn:
+    """A generation's samples, and its grid from the same noise every generation."""
+
+    samples: torch.Tensor
+    grid: torch.Tensor
+
+
+class ImageDomain(TrainedDomain):
     """One generation per block: its samples, grid, checkpoint and provenance are its files."""
 
     setup = "setup (data and judge)"
+    COLUMNS = COLUMNS
+    config: ImageExperiment
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        if config.train is None:  # ExperimentConfig requires it for image models
-            raise ValueError("image models need a train section")
-        self.config = config
+    def load_real(self) -> None:
+        self.real = self.config.data.load()
+        check_sizes(self.config, self.real)
 
-    def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+    def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
         config = self.config
-        train = config.train
-        self.plan = plan_device(
-            train.accelerator, train.precision, train.deterministic, train.compile
-        )
-        self.real = load_real_data(config.data)
-        check_sizes(config, self.real)
         judge, accuracy = load_or_train_judge(config, self.real, self.plan, echo)
         run.record(
             "judge",
@@ -71,99 +94,109 @@ class ImageDomain:
         )
         echo(f"judge: {accuracy:.4f} accurate on the {self.real.name} held-out set")
         try:
-            self.measure = heldout_metrics(config, self.real, judge, self.plan)
+            self.metrics = heldout_metrics(config, self.real, judge, self.plan)
         except FeatureSetError as err:
             raise DataError(
                 f"the {self.real.name} held-out set cannot be measured against: {err}."
             ) from None
-        run.record("reference", self.measure.reference)
-        if self.measure.coverage.report:
-            run.record("real_labels", self.measure.coverage.report)
+        run.record("reference", self.metrics.reference)
+        if self.metrics.coverage.report:
+            run.record("real_labels", self.metrics.coverage.report)
 
-    def block_end(self, generation: int) -> int:
-        return generation + 1
+    @property
+    def real_items(self) -> torch.Tensor:
+        return self.real.train.images
 
-    def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
-        config, real, plan, generation = self.config, self.real, self.plan, first
-        began = time.perf_counter()
-        training = regimes.training_set(
-            config, generation, real.train.images, lambda k: _stored_samples(run, k)
-        )
-        loggers = generation_loggers(run.path, generation, config.logging)
-        model, steps = train_generation(
-            config, generation, training.items, len(real.train), plan, loggers
-        )
-        faults.reached(f"trained:{generation}")
-        drawn, grid = draw_samples(config, generation, model, plan)
-        diverged: str | None = getattr(model, "diverged", None)  # in training or sampling
-        faults.reached(f"sampled:{generation}")
+    def data_inputs(self) -> dict[str, Any]:
+        return {IMAGE_SHAPE: self.image_shape}
+
+    def files(self, generation: int) -> dict[str, str]:
+        return image_files(generation)
+
+    def samples_of(self, stored: bytes) -> torch.Tensor:
+        return torch.from_numpy(decode_npz(stored)["images"])
+
+    def probe(self, model: torch.nn.Module, count: int, generator: torch.Generator) -> None:
+        sample_images(self.config, model, count, generator, self.image_shape)
+
+    def draw(self, model: torch.nn.Module, generation: int) -> Drawn:
+        return draw_images(self.config, generation, model, self.plan, self.image_shape)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.real.train.images.shape[1:])
+
+    def measure(
+        self,
+        run: RunDirectory,
+        generation: int,
+        model: torch.nn.Module,
+        drawn: Drawn,
+        training: regimes.TrainingSet,
+    ) -> Measured:
         try:
-            metrics, labels = self.measure(drawn, trained_on=training.items)
+            metrics, labels = self.metrics(drawn.samples, trained_on=training.items)
         except FeatureSetError as err:
             raise DataError(
                 f"generation {generation}'s samples cannot be measured: {err}."
             ) from None
-        faults.reached(f"measured:{generation}")
-        files = generation_files(generation)
-        state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        arrays = {"images": drawn.numpy()}
+        arrays = {"images": drawn.samples.numpy()}
         if labels is not None:
             arrays["labels"] = labels.numpy()
-        outputs = {
-            files["samples"]: encode_npz(arrays),
-            files["grid"]: grid_png(grid, config.sampling.grid_rows),
-            files["checkpoint"]: buffer.getvalue(),
-            files["provenance"]: training.provenance_csv(),
+        files = {
+            "samples": encode_npz(arrays),
+            "grid": grid_png(drawn.grid, self.config.sampling.grid_rows),
         }
-        later = {name: metrics.pop(name) for name in LATER_COLUMNS if name in metrics}
-        row = {
-            "generation": generation,
-            **metrics,
-            "synthetic_fraction": training.synthetic_fraction,
-            "train_steps": steps,
-            "diverged": int(diverged is not None),
-            **later,
-        }
-        seconds = time.perf_counter() - began
-        details: dict[str, object] = {"training_set": training.composition()}
-        if diverged:
-            details["diverged"] = diverged
-        return Block([FinishedGeneration(generation, row, seconds, details)], outputs)
+        return Measured(metrics, files)
 
 
-def _stored_samples(run: RunDirectory, generation: int) -> torch.Tensor:
-    """A finished generation's samples, read back from its (hash-verified) npz file."""
-    stored = load_npz(run.path / generation_files(generation)["samples"])
-    return torch.from_numpy(stored["images"])
-
-
-def draw_samples(
-    config: ExperimentConfig, generation: int, model: torch.nn.Module, plan: DevicePlan
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """This generation's samples, and its grid from noise that is the same every generation
-    (so one grid cell can be followed across generations)."""
-    sampling = config.sampling
+def draw_images(
+    config: ImageExperiment,
+    generation: int,
+    model: torch.nn.Module,
+    plan: DevicePlan,
+    image_shape: tuple[int, int, int],
+) -> Drawn:
+    """A generation's samples, and its grid from noise that is the same every generation."""
     with plan.inference():
-        drawn = model.sample(
+        samples = sample_images(
+            config,
+            model,
             config.samples_per_generation,
             cpu_generator(derive_seed(config.seed, "samples", generation)),
-            sampling.batch_size,
-            sampling.temperature,
-            sampling.truncation,
+            image_shape,
         )
-        grid = model.sample(
-            sampling.grid_rows**2,
+        grid = sample_images(
+            config,
+            model,
+            config.sampling.grid_rows**2,
             cpu_generator(derive_seed(config.seed, "grid")),
-            sampling.batch_size,
-            sampling.temperature,
-            sampling.truncation,
+            image_shape,
         )
-    return drawn, grid
+    return Drawn(samples, grid)
 
 
-def check_sizes(config: ExperimentConfig, real: RealData) -> None:
+def sample_images(
+    config: ImageExperiment,
+    model: torch.nn.Module,
+    n: int,
+    generator: torch.Generator,
+    image_shape: tuple[int, int, int],
+) -> torch.Tensor:
+    """`n` images from `model.sample`, with the sampling knobs it declares; anything but
+    uint8 [n, C, H, W] of the data's shape is a ModelContractError."""
+    sampling = config.sampling
+    knobs = {
+        "batch_size": sampling.batch_size,
+        "temperature": sampling.temperature,
+        "truncation": sampling.truncation,
+    }
+    drawn = call_sample(model, (n, generator), knobs)
+    call = f"sample({n}, generator)"
+    return check_drawn(model, drawn, (n, *image_shape), call, "images of the data's shape")
+
+
+def check_sizes(config: ImageExperiment, real: RealData) -> None:
     """Batch sizes that the data cannot fill are config errors, caught before any training."""
     limits = {
         "train.batch_size": (
@@ -189,10 +222,11 @@ def check_sizes(config: ExperimentConfig, real: RealData) -> None:
     check_memory(config, real)
 
 
-def check_memory(config: ExperimentConfig, real: RealData) -> None:
+def check_memory(config: ImageExperiment, real: RealData) -> None:
     """Sizes whose tensors cannot fit in memory are refused before anything is allocated:
     the largest training set with a generation's samples beside it (uint8, as stored), and
-    the model's float32 parameters (counted on torch's meta device, which allocates nothing)."""
+    the model's float32 parameters (counted on torch's meta device, which allocates nothing;
+    a model from outside the lab that cannot be built there is not counted)."""
     shape = tuple(real.train.images.shape[1:])
     image_bytes = math.prod(shape)
     samples = config.samples_per_generation
@@ -207,16 +241,22 @@ def check_memory(config: ExperimentConfig, real: RealData) -> None:
         f"({'x'.join(map(str, shape))} uint8 images{growing})",
         "lower it",
     )
-    with torch.device("meta"):
-        model = build_model(config.model, shape, config.train.lr)
+    recipe = recipe_of(config.model)
+    try:
+        with torch.device("meta"):
+            model = build_model(recipe, {IMAGE_SHAPE: shape, LEARNING_RATE: config.train.lr})
+    except Exception:  # a model from outside the lab may need real tensors to be built
+        if not recipe.outside:
+            raise
+        return
     parameters = sum(p.numel() for p in model.parameters())
     sizes = [
-        f"model.{f.name}"
-        for f in dataclasses.fields(config.model)
-        if isinstance(getattr(config.model, f.name), (int, tuple)) and f.name != "kind"
+        f"{recipe.arguments_key}.{name}"
+        for name, value in recipe.init_args.items()
+        if isinstance(value, (int, tuple, list)) and not isinstance(value, bool)
     ]
     refuse_if_too_large(
         parameters * FLOAT32_BYTES,
-        f"the model (model.kind {config.model.kind!r}) has {parameters:,} parameters, which",
+        f"the model (model.{config.model_name}) has {parameters:,} parameters, which",
         f"make it smaller ({', '.join(sizes)})",
     )

@@ -1,4 +1,4 @@
-"""Score an image set the way a run scores a generation, for `collapse-lab eval`.
+"""Score an image set the way a run scores a generation: `lab.evaluate` and `collapse-lab eval`.
 
 The reference is either the held-out set of an experiment's dataset with its true labels
 (what every generation of that experiment is measured against, so eval of a run's own
@@ -24,18 +24,20 @@ from typing import Any
 
 import torch
 
-from lab.config import ExperimentConfig
+from lab.data.image_files import load_images
 from lab.data.images import ImageSet
-from lab.data.load import load_real_data
-from lab.device import DevicePlan
+from lab.device import DevicePlan, plan_device
 from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.labels import LABEL_KINDS, label_kind
 from lab.domains.images.measure import GenerationMetrics, judge_space, real_features_path
 from lab.domains.images.settings import MetricsConfig
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
+from lab.experiment import ExperimentConfig
 from lab.metrics.degenerate import FeatureSetError
 from lab.metrics.features import FeatureSpace
 
+# The spaces eval measures in: the experiment's judge, or InceptionV3.
+FEATURE_SPACES = ("judge", "inception")
 # What a reference scored without a judge (inception space, no config) is labelled with.
 UNLABELLED = LABEL_KINDS["none"]
 
@@ -54,6 +56,93 @@ class Scored:
     reference_images: int
     metrics: dict[str, Any]
     notes: tuple[str, ...] = ()  # how the numbers were measured where eval chose for the user
+
+
+def evaluate_images(
+    fake: Path | str,
+    real: Path | str | None = None,
+    *,
+    config: ExperimentConfig | None = None,
+    config_path: Path | None = None,
+    feature_space: str | None = None,
+    kid: bool = False,
+    train: Path | str | None = None,
+    inception_weights: str | None = None,
+    cache_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    """The metrics of the images at `fake` (a folder or a .npz) against those at `real`, or
+    without `real` against the held-out set of `config`'s dataset, as lab.evaluate says."""
+    if feature_space not in (None, *FEATURE_SPACES):
+        raise ConfigError(
+            f"--feature-space is {feature_space!r}, which eval does not know; use "
+            f"{' or '.join(FEATURE_SPACES)}."
+        )
+    metrics = config.metrics if config else MetricsConfig()
+    space = feature_space or (metrics.feature_space if config else "judge")
+    if space == "judge" and config is None:
+        raise ConfigError(
+            "--feature-space judge measures in the features of a judge, which belongs to a "
+            "dataset: pass --judge-config with the experiment whose dataset REAL and FAKE come "
+            "from (e.g. experiments/demo.yaml), or use --feature-space inception."
+        )
+    if real is None and config is None:
+        raise ConfigError(
+            "eval with FAKE alone measures it against the held-out set of a dataset: pass "
+            "--judge-config with that dataset's experiment, or give REAL before FAKE."
+        )
+    metrics = dataclasses.replace(
+        metrics,
+        kid=metrics.kid or kid,
+        feature_space=space,
+        inception_weights=inception_weights or metrics.inception_weights,
+    )
+    fake_set = _read(fake)
+    real_set = _read(real) if real is not None else None
+    train_set = _read(train) if train is not None else None
+    for given in (real_set, fake_set):
+        if given is not None:
+            _check_count(given.path, len(given.images), metrics)
+    if train_set is not None and len(train_set.images) < 2:
+        raise DataError(
+            f"'{train_set.path}' holds {len(train_set.images)} image, but the copy test "
+            "compares each training image with its nearest other one; give --train at least "
+            "2 images."
+        )
+    settings = config.train if config else None
+    plan = plan_device(
+        settings.accelerator if settings else "auto",
+        settings.precision if settings else "auto",
+        True,
+    )
+    cache = Path(cache_dir or (config.cache_dir if config else "cache"))
+    scored = score(fake_set, real_set, config, config_path, metrics, plan, cache, train_set)
+    return {
+        "real": scored.reference,
+        "fake": str(fake),
+        "real_images": scored.reference_images,
+        "fake_images": len(fake_set.images),
+        "feature_space": space,
+        "metrics": {name: _plain(value) for name, value in scored.metrics.items()},
+        "notes": list(scored.notes),
+    }
+
+
+def _read(path: Path | str) -> ImageFiles:
+    return ImageFiles(Path(path), load_images(Path(path)))
+
+
+def _check_count(path: Path, count: int, metrics: MetricsConfig) -> None:
+    needed = max(metrics.precision_recall_k, metrics.density_coverage_k) + 1
+    if count < needed:
+        raise DataError(
+            f"'{path}' holds {count} images, but the k-NN metrics need at least {needed} per set "
+            f"(k = {needed - 1}); give it more images."
+        )
+
+
+def _plain(value: float | int) -> float | int | None:
+    """JSON has no NaN: a metric that does not apply (a class no real image has) is null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def score(
@@ -86,7 +175,7 @@ def score(
             ),
             trained_on,
         )
-    data = load_real_data(config.data)
+    data = config.data.load()
     for given in (fake, real, train):
         if given is not None:
             _check_shape(given, data.train.image_shape, config_path, data.name)

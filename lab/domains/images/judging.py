@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from lab.config import ExperimentConfig
 from lab.data.images import RealData
 from lab.device import DevicePlan
 from lab.domains.images.labels import label_kind
 from lab.domains.images.predictions import predict_labels
 from lab.domains.images.settings import JudgeConfig
 from lab.errors import JudgeError
+from lab.experiment import ExperimentConfig
 from lab.rundir.atomic import write_atomic
 from lab.schema import to_plain
 from lab.training.fit import fit

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from lab.config import ExperimentConfig
 from lab.data.images import ImageSet, RealData
 from lab.device import DevicePlan
 from lab.domains.images.judging import judge_cache_path
@@ -22,18 +21,14 @@ from lab.domains.images.labels import LabelKind, label_kind
 from lab.domains.images.predictions import predict_labels
 from lab.domains.images.settings import MetricsConfig
 from lab.errors import ConfigError
+from lab.experiment import ExperimentConfig
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
 from lab.metrics.memorisation import COLUMN as COPY_COLUMN
 from lab.metrics.memorisation import CopyFraction
-from lab.metrics.tails import COLUMNS as TAIL_COLUMNS
 from lab.rundir.storage import sha256_file
 from lab.schema import to_plain
 from models.judges import Judge, JudgeFeatures
-
-# Columns added after the loop's own (synthetic_fraction, train_steps, diverged) in
-# metrics.csv, being newer: a new column only ever goes at the end.
-LATER_COLUMNS = (*TAIL_COLUMNS, "vendi", COPY_COLUMN)
 
 
 class GenerationMetrics:

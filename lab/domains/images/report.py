@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from lab.config import SamplingConfig
+from lab.domains.images.files import grid_paths
 from lab.domains.images.grids import GRID_PADDING
+from lab.domains.images.settings import ImageSamplingConfig
 from lab.domains.protocol import ReportFigure, ReportSection
 from lab.report import figures
 from lab.report.figures import PLOTS_DIR
@@ -27,7 +28,7 @@ def report_sections(results: RunResults) -> list[ReportSection]:
     if not results.rows:
         return []
     sections = []
-    grids = results.grid_paths()
+    grids = grid_paths(results)
     if grids:
         sections += [_grids(grids), _cells(results, grids)]
     heatmaps = _heatmaps(results)
@@ -48,7 +49,7 @@ def _grids(grids: list[tuple[int, str]]) -> ReportSection:
 
 def _cells(results: RunResults, grids: list[tuple[int, str]]) -> ReportSection:
     sampling = results.config.get("sampling") or {}
-    rows = int(sampling.get("grid_rows", SamplingConfig().grid_rows))
+    rows = int(sampling.get("grid_rows", ImageSamplingConfig().grid_rows))
     images = []
     for generation, relative in grids:
         with Image.open(results.path / relative) as image:

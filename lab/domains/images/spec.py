@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import typing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lab.domains.images.settings import ImageDataConfig
+from lab.domains.images.files import grid_paths, judge_facts
+from lab.domains.images.settings import ImageExperiment
 from lab.domains.protocol import CollapseSignals, DomainSpec
-from lab.schema import SchemaError
-from models.registry import model_configs
 
 if TYPE_CHECKING:
-    from lab.config import ExperimentConfig
     from lab.domains.protocol import Domain, ReportSection
+    from lab.experiment import ExperimentConfig
     from lab.rundir.results import RunResults
 
 # metrics.csv columns shown per generation on the console and first in `compare`.
@@ -37,26 +35,16 @@ SIGNALS = CollapseSignals(
 )
 
 
-def _check(config: ExperimentConfig) -> None:
-    if config.train is None:
-        raise SchemaError(
-            "train", f"is required in the config for model kind {config.model.kind!r}"
-        )
-    key, side = config.data.side()
-    side_problem = getattr(config.model, "image_side_problem", None)
-    problem = side_problem(side) if side_problem else None
-    if problem:
-        given = "is unset, so" if getattr(config.data, key) is None else "makes"
-        raise SchemaError(
-            f"data.{key}",
-            f"{given} the images {side}x{side}, but {problem}; set it to such a side",
-        )
-
-
 def _open(config: ExperimentConfig) -> Domain:
     from lab.domains.images.domain import ImageDomain
 
     return ImageDomain(config)
+
+
+def _evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    from lab.domains.images.evaluation import evaluate_images
+
+    return evaluate_images(*args, **kwargs)
 
 
 def _report_sections(results: RunResults) -> list[ReportSection]:
@@ -65,15 +53,14 @@ def _report_sections(results: RunResults) -> list[ReportSection]:
     return report_sections(results)
 
 
-_NAMES = typing.get_args(typing.get_type_hints(ImageDataConfig)["name"])
-
 SPEC = DomainSpec(
     name="images",
-    data_configs={name: ImageDataConfig for name in _NAMES},
-    model_configs=lambda: model_configs("images"),
+    experiment=ImageExperiment,
     headline=HEADLINE,
-    check_experiment=_check,
     open=_open,
     report_sections=_report_sections,
     signals=SIGNALS,
+    pictures=grid_paths,
+    facts=judge_facts,
+    evaluate=_evaluate,
 )

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import torch
 
-from lab.domains.text.settings import WIKITEXT_FILES, WIKITEXT_FOLDER, TextDataConfig
 from lab.errors import DataError
 
 # Between two documents of one split, as between paragraphs.
 DOCUMENT_SEPARATOR = b"\n\n"
 TEXT_SUFFIX = ".txt"
+# The folder of wikitext-2's raw files under data.root, as wikitext-2-raw-v1.zip unpacks.
+WIKITEXT_FOLDER = "wikitext-2-raw"
+WIKITEXT_FILES = {"train": "wiki.train.raw", "valid": "wiki.valid.raw", "test": "wiki.test.raw"}
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,22 @@ class Corpus:
     heldout: bytes
 
 
-def read_corpus(config: TextDataConfig) -> Corpus:
-    """The corpus `config.name` names, split as the config says."""
-    if config.name == "wikitext2":
-        return _wikitext(config)
-    if config.name == "textfiles":
-        folder = Path(config.root)
-        documents = _text_files(folder)
-        source = f"{len(documents)} {TEXT_SUFFIX} files under {folder}"
-    else:
-        documents = _pydoc_topics()
-        source = f"pydoc_data.topics of Python {platform.python_version()}"
-    train, heldout = split_documents(documents, config.heldout_fraction, config.split_seed, source)
+def pydoc_corpus(heldout_fraction: float, split_seed: int) -> Corpus:
+    """The Python reference manual of this Python's standard library, split by document."""
+    source = f"pydoc_data.topics of Python {platform.python_version()}"
+    return _split(_pydoc_topics(), heldout_fraction, split_seed, source)
+
+
+def text_files_corpus(root: str, heldout_fraction: float, split_seed: int) -> Corpus:
+    """Every .txt file under `root`, one document each."""
+    folder = Path(root)
+    documents = _text_files(folder)
+    source = f"{len(documents)} {TEXT_SUFFIX} files under {folder}"
+    return _split(documents, heldout_fraction, split_seed, source)
+
+
+def _split(documents: list[bytes], fraction: float, seed: int, source: str) -> Corpus:
+    train, heldout = split_documents(documents, fraction, seed, source)
     return Corpus(source, train, heldout)
 
 
@@ -95,9 +101,10 @@ def _text_files(folder: Path) -> list[bytes]:
     return [_read_utf8(path) for path in files]
 
 
-def _wikitext(config: TextDataConfig) -> Corpus:
-    folder = Path(config.root) / WIKITEXT_FOLDER
-    paths = [folder / WIKITEXT_FILES[split] for split in ("train", config.heldout_split)]
+def wikitext_corpus(root: str, heldout_split: str) -> Corpus:
+    """wikitext-2's training file, and the split it holds out ("valid" or "test")."""
+    folder = Path(root) / WIKITEXT_FOLDER
+    paths = [folder / WIKITEXT_FILES[split] for split in ("train", heldout_split)]
     for path in paths:
         if not path.is_file():
             names = ", ".join(WIKITEXT_FILES.values())

@@ -1,12 +1,12 @@
 """Text generations: a language model trained on the previous one's writing.
 
-One generation per block. Generation 0 trains on the real training sequences; each
-generation then continues the end of every real training sequence (the paper's prompts,
-the same every generation) by one sequence's length, and the regime (lab/regimes.py) builds
-the next generation's training set from those continuations. The same held-out prompts are
-continued by every generation for the report, with noise that is the same every generation.
-Each generation seeds itself from (seed, generation), so a redone generation writes the
-same bytes as the first attempt did.
+The steps of a generation are the engine's (lab/training/trained.py); this domain supplies
+the real text, how a generation writes and what is measured. Generation 0 trains on the real
+training sequences; each generation then continues the end of every real training sequence
+(the paper's prompts, the same every generation) by one sequence's length, and the regime
+(lab/regimes.py) builds the next generation's training set from those continuations. The
+same held-out prompts are continued by every generation for the report, with noise that is
+the same every generation.
 
 Files of generation NNN: samples/gen_NNN.npz (the continuations as uint8 `sequences` [N, L],
 each one's perplexity under generation 0's model, the shown prompts and their
@@ -16,51 +16,59 @@ checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
 
 from __future__ import annotations
 
-import io
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from lab import regimes
-from lab.config import ExperimentConfig
-from lab.device import plan_device
-from lab.domains.protocol import Block
 from lab.domains.text import words
 from lab.domains.text.files import text_files
 from lab.domains.text.measure import TextMeasure
 from lab.domains.text.sequences import load_real_text
-from lab.rundir import faults
-from lab.rundir.directory import FinishedGeneration, RunDirectory
-from lab.rundir.storage import encode_npz, load_npz
-from lab.training.generation import train_generation
-from lab.training.logs import generation_loggers
+from lab.domains.text.settings import BYTE_VALUES, TextExperiment
+from lab.generators.build import SavedModel, call_sample, check_drawn, read_checkpoint, rebuild
+from lab.rundir.directory import RunDirectory
+from lab.rundir.storage import decode_npz, encode_npz
 from lab.training.seeding import cpu_generator, derive_seed
-from models.registry import build_model
+from lab.training.trained import GENERATION, MEASURED, STEPS, SYNTHETIC, Measured, TrainedDomain
 
 FIRST_GENERATION = 0
+# metrics.csv's columns (text runs have no divergence flag).
+COLUMNS = (GENERATION, MEASURED, SYNTHETIC, STEPS)
 
 
-class TextDomain:
+@dataclass(frozen=True)
+class Written:
+    """A generation's continuations of the real training sequences' ends, and of the shown
+    prompts."""
+
+    samples: torch.Tensor
+    shown: torch.Tensor
+
+
+class TextDomain(TrainedDomain):
     setup = "setup (real text)"
+    COLUMNS = COLUMNS
+    config: TextExperiment
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        if config.train is None:  # the text spec's check requires it
-            raise ValueError("text models need a train section")
-        self.config = config
+    def __init__(self, config: TextExperiment) -> None:
+        super().__init__(config)
         # Generation 0's model, which scores every generation's samples; built from its
         # weights, so a resumed run scores with exactly what an uninterrupted one did.
         self._first: torch.nn.Module | None = None
 
-    def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
-        config, train = self.config, self.config.train
-        self.plan = plan_device(
-            train.accelerator, train.precision, train.deterministic, train.compile
+    def load_real(self) -> None:
+        self.real = load_real_text(self.config)
+
+    def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+        config = self.config
+        self.text_metrics = TextMeasure(
+            self.real, config.data, self.plan, config.sampling.batch_size
         )
-        self.real = load_real_text(config)
-        self.measure = TextMeasure(self.real, config.data, self.plan, config.sampling.batch_size)
-        run.record("real_text", self.measure.facts())
-        reference = {k: v for k, v in self.measure.reference.items() if v is not None}
+        run.record("real_text", self.text_metrics.facts())
+        reference = {k: v for k, v in self.text_metrics.reference.items() if v is not None}
         run.record("reference", reference)
         echo(
             f"real text: {len(self.real.train)} training sequences of "
@@ -68,96 +76,97 @@ class TextDomain:
             f"{len(self.real.heldout)} held out"
         )
 
-    def block_end(self, generation: int) -> int:
-        return generation + 1
+    @property
+    def real_items(self) -> torch.Tensor:
+        return self.real.train
 
-    def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
-        config, real, generation = self.config, self.real, first
-        began = time.perf_counter()
-        training = regimes.training_set(
-            config, generation, real.train, lambda k: _stored_sequences(run, k)
-        )
-        loggers = generation_loggers(run.path, generation, config.logging)
-        model, steps = train_generation(
-            config, generation, training.items, len(real.train), self.plan, loggers
-        )
-        faults.reached(f"trained:{generation}")
-        state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
-        first_model = self._first_model(run, state if generation == FIRST_GENERATION else None)
-        samples, shown = self._write(model, generation)
-        faults.reached(f"sampled:{generation}")
-        metrics, perplexities = self.measure(model, first_model, samples)
-        faults.reached(f"measured:{generation}")
-        files = text_files(generation)
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        arrays = {
-            "sequences": samples.numpy(),
-            "first_model_perplexity": perplexities.numpy(),
-            "shown_prompts": real.shown_prompts.numpy(),
-            "shown": shown.numpy(),
+    def data_inputs(self) -> dict[str, Any]:
+        return {
+            "sequence_length": self.config.data.sequence_length,
+            "vocabulary_size": BYTE_VALUES,
         }
-        prompts = [bytes(row) for row in real.shown_prompts.numpy()]
-        continued = [bytes(row) for row in shown.numpy()]
-        outputs = {
-            files["samples"]: encode_npz(arrays),
-            files["shown"]: shown_text(prompts, continued, generation).encode(),
-            files["checkpoint"]: buffer.getvalue(),
-            files["provenance"]: training.provenance_csv(),
-        }
-        row = {
-            "generation": generation,
-            **metrics,
-            "synthetic_fraction": training.synthetic_fraction,
-            "train_steps": steps,
-        }
-        seconds = time.perf_counter() - began
-        details = {"training_set": training.composition()}
-        return Block([FinishedGeneration(generation, row, seconds, details)], outputs)
 
-    def _write(self, model: torch.nn.Module, generation: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The generation's continuations of the real training sequences' ends, and of the
-        shown prompts (from noise that is the same every generation)."""
-        data, sampling, seed = self.config.data, self.config.sampling, self.config.seed
-        prompts = self.real.train[:, -data.prompt_length :]
+    def files(self, generation: int) -> dict[str, str]:
+        return text_files(generation)
+
+    def samples_of(self, stored: bytes) -> torch.Tensor:
+        return torch.from_numpy(decode_npz(stored)["sequences"])
+
+    def probe(self, model: torch.nn.Module, count: int, generator: torch.Generator) -> None:
+        self.continue_prompts(model, self._prompts()[:count], generator)
+
+    def draw(self, model: torch.nn.Module, generation: int) -> Written:
+        seed = self.config.seed
         with self.plan.inference():
-            samples = model.sample(
-                prompts,
-                data.sequence_length,
+            samples = self.continue_prompts(
+                model,
+                self._prompts(),
                 cpu_generator(derive_seed(seed, "samples", generation)),
-                sampling.batch_size,
-                sampling.temperature,
                 label=f"generation {generation}/{self.config.generations - 1} sampling",
             )
-            shown = model.sample(
-                self.real.shown_prompts,
-                data.sequence_length,
-                cpu_generator(derive_seed(seed, "shown")),
-                sampling.batch_size,
-                sampling.temperature,
+            shown = self.continue_prompts(
+                model, self.real.shown_prompts, cpu_generator(derive_seed(seed, "shown"))
             )
-        return samples, shown
+        return Written(samples, shown)
 
-    def _first_model(
-        self, run: RunDirectory, state: dict[str, torch.Tensor] | None
-    ) -> torch.nn.Module:
-        """Generation 0's model from its weights: `state` when generation 0 just trained,
-        else its (hash-verified) checkpoint."""
+    def continue_prompts(
+        self,
+        model: torch.nn.Module,
+        prompts: torch.Tensor,
+        generator: torch.Generator,
+        label: str | None = None,
+    ) -> torch.Tensor:
+        """Each prompt continued by one sequence's length through `model.sample`, with the
+        knobs it declares; anything but uint8 [n, length] is a ModelContractError."""
+        length = self.config.data.sequence_length
+        sampling = self.config.sampling
+        knobs = {"batch_size": sampling.batch_size, "temperature": sampling.temperature}
+        if label is not None:
+            knobs["label"] = label
+        written = call_sample(model, (prompts, length, generator), knobs)
+        call = f"sample(prompts, {length}, generator)"
+        return check_drawn(model, written, (len(prompts), length), call, "byte continuations")
+
+    def _prompts(self) -> torch.Tensor:
+        return self.real.train[:, -self.config.data.prompt_length :]
+
+    def measure(
+        self,
+        run: RunDirectory,
+        generation: int,
+        model: torch.nn.Module,
+        drawn: Written,
+        training: regimes.TrainingSet,
+    ) -> Measured:
+        first_model = self._first_model(run, model if generation == FIRST_GENERATION else None)
+        metrics, perplexities = self.text_metrics(model, first_model, drawn.samples)
+        real = self.real
+        arrays = {
+            "sequences": drawn.samples.numpy(),
+            "first_model_perplexity": perplexities.numpy(),
+            "shown_prompts": real.shown_prompts.numpy(),
+            "shown": drawn.shown.numpy(),
+        }
+        prompts = [bytes(row) for row in real.shown_prompts.numpy()]
+        continued = [bytes(row) for row in drawn.shown.numpy()]
+        files = {
+            "samples": encode_npz(arrays),
+            "shown": shown_text(prompts, continued, generation).encode(),
+        }
+        return Measured(metrics, files)
+
+    def _first_model(self, run: RunDirectory, trained: torch.nn.Module | None) -> torch.nn.Module:
+        """Generation 0's model, rebuilt from its weights: those of `trained` when
+        generation 0 just trained, else its checkpoint (read through its sha256)."""
         if self._first is None:
-            if state is None:
-                checkpoint = run.path / text_files(FIRST_GENERATION)["checkpoint"]
-                state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            config = self.config
-            model = build_model(config.model, tuple(self.real.train.shape[1:]), config.train.lr)
-            model.load_state_dict(state)
+            if trained is not None:
+                saved = SavedModel({name: t.cpu() for name, t in trained.state_dict().items()})
+            else:
+                relative = self.files(FIRST_GENERATION)["checkpoint"]
+                saved = read_checkpoint(run.read_generation_file(FIRST_GENERATION, relative))
+            model = rebuild(saved, fallback=lambda: (self.recipe, self.model_inputs()))
             self._first = model.to(self.plan.device).eval()
         return self._first
-
-
-def _stored_sequences(run: RunDirectory, generation: int) -> torch.Tensor:
-    """A finished generation's continuations, read back from its (hash-verified) npz file."""
-    stored = load_npz(run.path / text_files(generation)["samples"])
-    return torch.from_numpy(stored["sequences"])
 
 
 def shown_text(prompts: Sequence[bytes], continuations: Sequence[bytes], generation: int) -> str:

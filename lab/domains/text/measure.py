@@ -26,7 +26,7 @@ from lab.device import DevicePlan
 from lab.domains.text import words
 from lab.domains.text.perplexity import sequence_perplexities, text_perplexity
 from lab.domains.text.sequences import RealText
-from lab.domains.text.settings import TextDataConfig
+from lab.domains.text.settings import TextData
 
 DISTINCT_N = (1, 2, 3)
 PERCENTILES = {"p5": 5, "p95": 95}
@@ -35,9 +35,7 @@ PERCENTILES = {"p5": 5, "p95": 95}
 class TextMeasure:
     """Set up once per run on the held-out text; called once per generation."""
 
-    def __init__(
-        self, real: RealText, data: TextDataConfig, plan: DevicePlan, batch_size: int
-    ) -> None:
+    def __init__(self, real: RealText, data: TextData, plan: DevicePlan, batch_size: int) -> None:
         self.real = real
         self.data = data
         self.plan = plan

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lab.config import ExperimentConfig
-from lab.domains.text.corpora import read_corpus
+from lab.domains.text.settings import TextExperiment
 from lab.errors import ConfigError, DataError
 
 # Shown prompts start where a line starts with a capital letter (a sentence or a heading).
@@ -46,10 +45,10 @@ def cut(text: bytes, length: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).view(count, length)
 
 
-def load_real_text(config: ExperimentConfig) -> RealText:
+def load_real_text(config: TextExperiment) -> RealText:
     """Read the corpus and cut it; sizes the text cannot meet are one ConfigError."""
     data = config.data
-    corpus = read_corpus(data)
+    corpus = data.read()
     train = cut(corpus.train, data.sequence_length)
     wanted = config.samples_per_generation
     if wanted > len(train):

@@ -1,6 +1,7 @@
-"""The `data:` section of the text experiments: which prose, how it is cut, what is measured.
+"""The sections of a text experiment: which prose, how it is cut and measured, how it is drawn.
 
-Free of torch, so a config is validated in the first second. `data.name` picks the corpus:
+Free of torch, so a config is validated in the first second. `data.name` picks the corpus,
+each with its own section and reader (lab/domains/text/corpora.py):
   pydoc      the Python reference manual that ships in the standard library
              (`pydoc_data.topics`, about 465,000 characters), split by document; offline.
   wikitext2  the paper's wikitext-2 raw files, placed by hand in <root>/wikitext-2-raw/.
@@ -9,33 +10,36 @@ Free of torch, so a config is validated in the first second. `data.name` picks t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from lab.schema import SchemaError, bounds
+from lab.experiment import ExperimentConfig, requested_biases
+from lab.generators.section import model_field
+from lab.schema import SchemaError, bounds, by_kind
+from models.registry import model_configs
 
-# The folder of wikitext-2's raw files under data.root, as wikitext-2-raw-v1.zip unpacks.
-WIKITEXT_FOLDER = "wikitext-2-raw"
-WIKITEXT_FILES = {"train": "wiki.train.raw", "valid": "wiki.valid.raw", "test": "wiki.test.raw"}
+if TYPE_CHECKING:
+    from lab.domains.text.corpora import Corpus
+
+# Tokens are bytes: what a text model's constructor gets as `vocabulary_size`.
+BYTE_VALUES = 256
+# Every text data section held all of these keys before each corpus had its own section (a
+# run folder's stored config still may); each section retires those it does not read.
+_FLAT_KEYS = ("root", "heldout_fraction", "heldout_split")
 
 
 @dataclass(frozen=True)
-class TextDataConfig:
-    """Where the real text comes from and how a generation's text is cut and measured."""
+class TextData:
+    """How any corpus is cut into sequences and measured; each corpus adds where it lies."""
 
-    name: Literal["pydoc", "wikitext2", "textfiles"] = "pydoc"
-    # wikitext2: the folder holding wikitext-2-raw/; textfiles: the folder of .txt files.
-    root: str = "data"
+    name: str
     # Bytes per sequence: every generation trains on samples_per_generation sequences of this
     # length (the real ones for generation 0), so every generation sees the same tokens.
     sequence_length: int = field(default=128, metadata=bounds(ge=2))
     # Each continuation is prompted with the last prompt_length bytes of one real training
     # sequence (the paper's scheme); the model sees at most sequence_length - 1 bytes at once.
     prompt_length: int = field(default=64, metadata=bounds(ge=1))
-    # pydoc and textfiles: share of the text, in whole documents, held out for measuring.
-    heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
-    # wikitext2: the file held out for measuring (the training file is always wiki.train.raw).
-    heldout_split: Literal["valid", "test"] = "test"
     # Fixes which documents are held out and which training sequences generation 0 gets.
     split_seed: int = 0
     # Held-out prompts that every generation continues for the report and samples/gen_NNN.txt.
@@ -52,3 +56,111 @@ class TextDataConfig:
                 f"is {self.prompt_length}, longer than data.sequence_length "
                 f"{self.sequence_length}; a prompt is the end of one real sequence",
             )
+
+    def read(self) -> Corpus:
+        """The corpus's training and held-out text."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PydocText(TextData):
+    """The Python reference manual of the standard library, split by document (offline)."""
+
+    name: Literal["pydoc"] = "pydoc"
+    # Share of the text, in whole documents, held out for measuring.
+    heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
+
+    RETIRED: ClassVar[tuple[str, ...]] = ("root", "heldout_split")
+
+    def read(self) -> Corpus:
+        from lab.domains.text.corpora import pydoc_corpus
+
+        return pydoc_corpus(self.heldout_fraction, self.split_seed)
+
+
+@dataclass(frozen=True)
+class WikitextText(TextData):
+    """wikitext-2's raw files, placed by hand in <root>/wikitext-2-raw/."""
+
+    name: Literal["wikitext2"] = "wikitext2"
+    root: str = "data"
+    # The file held out for measuring (the training file is always wiki.train.raw).
+    heldout_split: Literal["valid", "test"] = "test"
+
+    RETIRED: ClassVar[tuple[str, ...]] = ("heldout_fraction",)
+
+    def read(self) -> Corpus:
+        from lab.domains.text.corpora import wikitext_corpus
+
+        return wikitext_corpus(self.root, self.heldout_split)
+
+
+@dataclass(frozen=True)
+class TextFilesText(TextData):
+    """Every .txt file under the folder `root` (subfolders included), one document each."""
+
+    name: Literal["textfiles"] = "textfiles"
+    root: str = "data"
+    # Share of the text, in whole documents, held out for measuring.
+    heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
+
+    RETIRED: ClassVar[tuple[str, ...]] = ("heldout_split",)
+
+    def read(self) -> Corpus:
+        from lab.domains.text.corpora import text_files_corpus
+
+        return text_files_corpus(self.root, self.heldout_fraction, self.split_seed)
+
+
+CORPORA: dict[str, type] = {
+    "pydoc": PydocText,
+    "wikitext2": WikitextText,
+    "textfiles": TextFilesText,
+}
+
+
+@dataclass(frozen=True)
+class TextSamplingConfig:
+    """How continuations are drawn."""
+
+    batch_size: int = field(default=1000, metadata=bounds(ge=1))
+    # The text model's sampling bias: the next byte is drawn from softmax(logits /
+    # temperature); 1.0 is unbiased, below 1 sharpens towards the most likely byte.
+    temperature: float = field(default=1.0, metadata=bounds(gt=0))
+
+    # The keywords of `sample` that bias it; a config that sets one asks the model for it.
+    BIASES: ClassVar[tuple[str, ...]] = ("temperature",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextExperiment(ExperimentConfig):
+    """An experiment on prose: a language model trained on the previous one's writing."""
+
+    model: Any = field(metadata=model_field(lambda: model_configs("text")))
+    data: Any = field(metadata=by_kind(lambda: CORPORA, key="name"))
+    sampling: TextSamplingConfig = field(default_factory=TextSamplingConfig)
+
+    # Before the image domain owned them, every config held the image sections.
+    RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "": ("judge", "metrics"),
+        "sampling": ("grid_rows", "truncation"),
+    }
+
+    def check_experiment(self) -> None:
+        self.require_train()
+        if self.train.batch_size > self.samples_per_generation:
+            raise SchemaError(
+                "train.batch_size",
+                f"is {self.train.batch_size}, more than the {self.samples_per_generation} "
+                "sequences a generation trains on (samples_per_generation); lower it",
+            )
+
+    def model_inputs(self) -> Mapping[str, str]:
+        return {
+            **super().model_inputs(),
+            "sequence_length": "data.sequence_length",
+            "vocabulary_size": f"the {BYTE_VALUES} byte values",
+        }
+
+    def sampling_biases(self) -> dict[str, Any]:
+        return requested_biases(self.sampling)

@@ -25,9 +25,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from lab import regimes
-from lab.config import ExperimentConfig
 from lab.domains.protocol import Block
 from lab.domains.vectors.systems import build_system
+from lab.experiment import ExperimentConfig
 from lab.rundir import faults
 from lab.rundir.directory import FinishedGeneration, RunDirectory
 from lab.rundir.storage import encode_npz, load_npz

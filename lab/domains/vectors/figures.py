@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from lab.config import ExperimentConfig, config_from_dict
 from lab.domains.protocol import ReportFigure, ReportSection
 from lab.domains.vectors import theory
 from lab.domains.vectors.mixture import MixtureFit
-from lab.domains.vectors.settings import GaussianData
+from lab.domains.vectors.settings import GaussianData, VectorExperiment
 from lab.domains.vectors.statistics import log_density
 from lab.errors import ConfigError
+from lab.experiment import ExperimentConfig
 from lab.report.figures import PLOTS_DIR, png
 from lab.rundir.results import RunResults
 from lab.rundir.storage import decode_npz
@@ -39,7 +39,7 @@ def report_sections(results: RunResults) -> list[ReportSection]:
     if not results.rows:
         return []
     try:
-        config = config_from_dict(results.config, str(results.path / "config.yaml"))
+        config = VectorExperiment.from_stored(results.config, str(results.path / "config.yaml"))
     except ConfigError as err:
         return [ReportSection("Vector model figures", f"Cannot draw them: {err}")]
     if isinstance(config.data, GaussianData):

@@ -8,12 +8,14 @@ every run with the same seed starts from the same points.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from lab.schema import SchemaError, bounds
+from lab.experiment import ExperimentConfig
+from lab.schema import SchemaError, bounds, by_kind
 
 WEIGHT_SUM_TOLERANCE = 1e-6
 
@@ -121,3 +123,51 @@ class MixtureConfig:
 
 DATA_CONFIGS: dict[str, type] = {"gaussian": GaussianData, "gmm": MixtureData}
 MODEL_CONFIGS: dict[str, type] = {"gaussian": GaussianConfig, "gmm": MixtureConfig}
+
+
+@dataclass(frozen=True)
+class VectorSamplingConfig:
+    """How each generation's points are drawn from its fit."""
+
+    # Sampling bias, as for the image models: temperature scales the noise around the
+    # fitted mean (1.0 unbiased); truncation draws each noise coordinate from a normal
+    # truncated to [-truncation, truncation] (null: unbiased).
+    temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    truncation: float | None = field(default=None, metadata=bounds(gt=0))
+
+    BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorExperiment(ExperimentConfig):
+    """A Gaussian or a mixture refitted to its own samples; no training loop."""
+
+    model: Any = field(metadata=by_kind(lambda: MODEL_CONFIGS))
+    data: Any = field(metadata=by_kind(lambda: DATA_CONFIGS, key="name"))
+    sampling: VectorSamplingConfig = field(default_factory=VectorSamplingConfig)
+
+    # Before the image domain owned them, every config held the image sections.
+    RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "": ("judge", "metrics"),
+        "sampling": ("batch_size", "grid_rows"),
+    }
+
+    def check_experiment(self) -> None:
+        """Each fit belongs to one real distribution; a fit has no training loop, and `fresh`
+        needs a real set to draw blocks from, which these experiments do not keep."""
+        model, data = self.model, self.data
+        if model.data_name != data.name:
+            raise SchemaError(
+                "model.kind",
+                f"is {model.kind!r}, which is fitted to data.name {model.data_name!r}, not "
+                f"{data.name!r}; use model.kind {data.model_kind!r}",
+            )
+        if self.train is not None:
+            raise SchemaError(
+                "train", f"does not apply to model kind {model.kind!r} (no training loop)"
+            )
+        if self.regime == "fresh":
+            raise SchemaError(
+                "regime",
+                f"'fresh' is not supported for {data.name!r}; use 'replace' or 'accumulate'",
+            )

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from lab import regimes
-from lab.config import ExperimentConfig
 from lab.domains.vectors import gaussian
 from lab.domains.vectors.mixture import MixtureFit, fit_mixture, sample_mixture
 from lab.domains.vectors.settings import GaussianConfig, GaussianData, MixtureConfig, MixtureData
@@ -31,6 +30,7 @@ from lab.domains.vectors.statistics import (
     real_mixture_statistics,
 )
 from lab.errors import ConfigError
+from lab.experiment import ExperimentConfig
 from lab.memory import refuse_if_too_large
 from lab.training.seeding import cpu_generator, derive_seed
 from models.latents import draw_latents

@@ -1,0 +1,266 @@
+"""The engine's sections of an experiment: what every kind of data shares.
+
+An experiment file is one `ExperimentConfig` of its domain's class: each domain
+(lab/domains/) subclasses it with its `data:` and `model:` choices and the sections only it
+has (the image domain's `judge:` and `metrics:`, every domain's own `sampling:`). Torch-free
+and free of every domain, so a domain's settings can build on it without an import cycle;
+lab/config.py reads the files and picks the domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from lab.errors import ConfigError
+from lab.schema import SchemaError, bounds, build, join, to_plain
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training budget of every generation, and the device it runs on."""
+
+    max_epochs: int | None = field(default=None, metadata=bounds(ge=1))
+    max_steps: int | None = field(default=None, metadata=bounds(ge=1))
+    batch_size: int = field(default=128, metadata=bounds(ge=1))
+    lr: float = field(default=1e-3, metadata=bounds(gt=0))
+    # true: max_epochs counts epochs of generation 0's real training set and is turned into
+    # optimiser steps, the same for every generation and regime, so a comparison of regimes
+    # measures the data, not the compute. false: epochs of each generation's own training
+    # set (an accumulating set then gets ever more steps).
+    fixed_budget: bool = True
+    accelerator: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
+    deterministic: bool = True
+    # torch.compile each part of the model (GPU only; ignored on the CPU). Compiling costs
+    # time at the start of each generation (bench/RESULTS.md: the warm-up column).
+    compile: bool = False
+    # What the loop does after a generation whose model reports that its training diverged
+    # (e.g. a GAN's losses turned NaN): record it and go on, or record it and stop the run.
+    on_divergence: Literal["continue", "stop"] = "continue"
+
+    def check(self, prefix: str) -> None:
+        if (self.max_epochs is None) == (self.max_steps is None):
+            raise SchemaError(
+                f"{prefix}.max_epochs",
+                f"or '{prefix}.max_steps' must be set, exactly one of them, to bound training",
+            )
+
+
+@dataclass(frozen=True)
+class RegimeOptions:
+    """Options of the `fresh` regime: exactly one of the two fractions (see lab/regimes.py)."""
+
+    # Share of each generation's training set that is real data not shown in the previous
+    # generations (MAD's fresh-data loop).
+    fresh_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
+    # Share that is one fixed real subset, the same every generation (Nature's 10%).
+    real_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Training logs of every generation, kept in the run directory under logs/gen_NNN/."""
+
+    # Lightning's CSVLogger: the report draws each generation's loss curves from it.
+    csv: bool = True
+    # Lightning's TensorBoardLogger, used only when the tensorboard package is installed.
+    tensorboard: bool = False
+    every_n_steps: int = field(default=50, metadata=bounds(ge=1))
+
+
+_METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class EarlyCollapseConfig:
+    """Early collapse (lab/analysis/timeline.py): the first generation in which one of the
+    domain's tail columns (images: tail_recall, rare_class_recall) is below `tails_below`
+    times its generation-0 value while its quality column (images: fid) is still at most
+    `quality_within` times its generation-0 value: the tails went first."""
+
+    tails_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+    quality_within: float = field(default=1.5, metadata=bounds(ge=1))
+
+
+@dataclass(frozen=True)
+class LateCollapseConfig:
+    """Late collapse: the first generation in which one of the domain's diversity columns
+    (images: vendi, class_entropy) is below `diversity_below` times the real data's value."""
+
+    diversity_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Thresholds for `collapse-lab check RUN`, per metrics.csv column, applied to every
+    generation. Names are checked against the run's columns when the check runs, since the
+    columns depend on the dataset and the metrics measured."""
+
+    max: dict[str, float] = field(default_factory=dict)
+    min: dict[str, float] = field(default_factory=dict)
+    # Largest allowed factor over the first generation's value, e.g. fid: 3.0.
+    max_increase: dict[str, float] = field(default_factory=dict, metadata=bounds(gt=0))
+    # When each stage of collapse began, shown by `check` and the report (no exit code).
+    early_collapse: EarlyCollapseConfig = field(default_factory=EarlyCollapseConfig)
+    late_collapse: LateCollapseConfig = field(default_factory=LateCollapseConfig)
+
+    def check(self, prefix: str) -> None:
+        for kind in ("max", "min", "max_increase"):
+            for name in getattr(self, kind):
+                if not _METRIC_NAME.fullmatch(name) or name == "generation":
+                    raise SchemaError(
+                        join(prefix, f"{kind}.{name}"),
+                        "is not a metric name; use a metrics.csv column such as fid or "
+                        "classes_covered",
+                    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """One experiment: a model trained on its own samples for `generations` generations.
+
+    A domain's subclass fills in `data` and `model` (chosen by data.name, and by model.kind
+    or model.class_path, among its own) and adds its own sections; `check_experiment`
+    holds its rules across sections."""
+
+    name: str
+    generations: int = field(metadata=bounds(ge=1))
+    samples_per_generation: int = field(metadata=bounds(ge=1))
+    seed: int
+    model: Any
+    # Required for the models that train with Lightning; the vector fits have none.
+    train: TrainConfig | None = None
+    regime: Literal["replace", "accumulate", "fresh"] = "replace"
+    regime_options: RegimeOptions = field(default_factory=RegimeOptions)
+    data: Any
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
+    # Judges and real-set features are cached here, shared by every run. A relative path in
+    # an experiment file is relative to that file's repository (lab.config.anchored_cache_dir).
+    cache_dir: str = "cache"
+
+    # Keys that this domain's configs stored in run directories before the domain owned its
+    # sections, and that its runs never read: section -> keys ("" for whole sections).
+    # lab.config.config_from_dict drops them from a stored config, so older runs resume.
+    RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    def __post_init__(self) -> None:
+        # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
+        if not self.name or "/" in self.name or self.name.strip() != self.name:
+            raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
+        options = self.regime_options
+        given = [n for n in ("fresh_fraction", "real_fraction") if getattr(options, n) is not None]
+        if self.regime == "fresh" and len(given) != 1:
+            raise SchemaError(
+                "regime_options",
+                "must set exactly one of fresh_fraction and real_fraction for regime 'fresh'",
+            )
+        if self.regime != "fresh" and given:
+            raise SchemaError(
+                f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
+            )
+        self.check_experiment()
+
+    def check_experiment(self) -> None:
+        """The domain's rules across sections; raises SchemaError naming the key."""
+
+    def check_model_class(self, cls: type) -> None:
+        """The domain's rules on a model class from outside the lab, once it is imported
+        (lab/generators/contract.py); raises SchemaError naming the key."""
+
+    def model_inputs(self) -> Mapping[str, str]:
+        """The keywords the lab passes to a model's constructor where it declares them, and
+        what each holds; a domain adds the data's shape."""
+        return {LEARNING_RATE: "train.lr"}
+
+    def sampling_biases(self) -> dict[str, Any]:
+        """The biases this config asks of the model's `sample` (keyword -> value); a model
+        whose `sample` does not declare one is refused."""
+        return {}
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any], source: str) -> ExperimentConfig:
+        """A config a run directory stored (in `source`), as this version of the lab reads
+        it: the keys its domain has retired since are dropped. ConfigError names `source`."""
+        try:
+            return build(cls, cls.upgraded(stored))
+        except SchemaError as err:
+            raise ConfigError(f"{source}: {err}.") from None
+
+    @classmethod
+    def upgraded(cls, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """A config stored by an older lab as this one reads it: the keys this domain has
+        retired (RETIRED, and its data section's own) dropped."""
+        raw = without_retired(stored, cls.RETIRED)
+        data = raw.get("data")
+        chooser = next(f for f in dataclasses.fields(cls) if f.name == "data").metadata
+        if isinstance(data, Mapping) and "kinds" in chooser:
+            name = data.get(chooser["kind_key"], chooser["default_kind"])
+            section = chooser["kinds"]().get(name)
+            retired = getattr(section, "RETIRED", ())
+            raw["data"] = {key: value for key, value in data.items() if key not in retired}
+        return raw
+
+    def require_train(self) -> None:
+        """The domains whose models train with Lightning need a train section."""
+        if self.train is None:
+            raise SchemaError("train", f"is required in the config for model {self.model_name}")
+
+    @property
+    def model_name(self) -> str:
+        """How messages name the model: `model.kind 'vae'` or `model.class_path 'a.B'`."""
+        kind = getattr(self.model, "kind", None)
+        if kind is not None:
+            return f"kind {kind!r}"
+        return f"class_path {self.model.class_path!r}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved config in reading order: the engine's sections up to `data`, the
+        domain's own sections, then the observers."""
+        plain = to_plain(self)
+        engine = [f.name for f in dataclasses.fields(ExperimentConfig)]
+        head = engine[: engine.index("data") + 1]
+        own = [name for name in plain if name not in engine]
+        order = [*head, *own, *engine[len(head) :]]
+        return {name: plain[name] for name in order if name in plain}
+
+    def digest(self) -> str:
+        """A hash of what the config computes: a run directory belongs to exactly one.
+        Sections that only observe a run (OBSERVER_SECTIONS) are left out."""
+        computed = {k: v for k, v in self.as_dict().items() if k not in OBSERVER_SECTIONS}
+        return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
+
+
+def requested_biases(sampling: Any) -> dict[str, Any]:
+    """The biases a `sampling:` section sets away from their unbiased defaults (its BIASES)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(sampling)}
+    return {
+        name: getattr(sampling, name)
+        for name in getattr(sampling, "BIASES", ())
+        if getattr(sampling, name) != defaults[name]
+    }
+
+
+def without_retired(raw: Mapping[str, Any], retired: Mapping[str, tuple[str, ...]]) -> dict:
+    """`raw` less the `retired` keys (section -> keys; "" -> whole top-level sections)."""
+    kept = {key: value for key, value in raw.items() if key not in retired.get("", ())}
+    for section, keys in retired.items():
+        if section and isinstance(kept.get(section), Mapping):
+            kept[section] = {k: v for k, v in kept[section].items() if k not in keys}
+    return kept
+
+
+# The keyword by which a model's constructor gets train.lr, where it declares it.
+LEARNING_RATE = "lr"
+
+# Sections that watch a run without changing its numbers: editing them (e.g. tightening a
+# check threshold) must not stop an existing run directory from resuming. cache_dir is one
+# too: what is cached there is found by its content, so a run resumed from another folder
+# (whose cache_dir is then spelled as an absolute path) computes the same numbers.
+OBSERVER_SECTIONS = ("check", "logging", "cache_dir")

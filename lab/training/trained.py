@@ -1,0 +1,210 @@
+"""The engine's path for one generation of a model trained with Lightning, for every domain.
+
+A domain whose generations train a LightningModule (images, text) subclasses
+`TrainedDomain` and supplies only what differs: its real data, the keywords its models are
+built with, how a generation draws, what is measured and which files it writes. The steps
+and their order are the engine's, the same for every such domain:
+
+  1. the regime builds the training set (lab/regimes.py) from real items and the stored
+     samples of earlier generations, each read back through its sha256;
+  2. a fresh model, seeded from (seed, generation), trains on it;
+  3. it draws the generation's samples (the domain's `draw`, through the model's `sample`);
+  4. they are measured against the real data;
+  5. the files (the domain's, the checkpoint that rebuilds the model, the provenance of
+     every training item) and the metrics.csv row, in the domain's column order, make the
+     Block the loop commits.
+Fault points (lab/rundir/faults.py) mark each step for the tests that kill a run there.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from lab import regimes
+from lab.device import DevicePlan, plan_device
+from lab.domains.protocol import Block
+from lab.experiment import LEARNING_RATE, ExperimentConfig
+from lab.generators.build import build_model, checkpoint_bytes
+from lab.generators.contract import check_model
+from lab.generators.recipe import recipe_of
+from lab.rundir import faults
+from lab.rundir.directory import FinishedGeneration, RunDirectory
+from lab.training.generation import train_generation
+from lab.training.logs import generation_loggers
+from lab.training.seeding import cpu_generator
+
+# In a column order: every measured column the order does not name, in the order measured.
+MEASURED = "*"
+# The engine's own metrics.csv columns; a domain's COLUMNS says which it shows, and where.
+GENERATION, SYNTHETIC, STEPS, DIVERGED = (
+    "generation",
+    "synthetic_fraction",
+    "train_steps",
+    "diverged",
+)
+ENGINE_COLUMNS = (GENERATION, SYNTHETIC, STEPS, DIVERGED)
+# The roles of a generation's files that the engine reads or writes itself (a domain's
+# `files` names them all): what later generations train on, the model, the training set.
+SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
+# Items an untrained model draws before anything is bound, to check what `sample` returns.
+PROBE_ITEMS = 2
+PROBE_SEED = 0
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A generation's metrics (name -> value, None for an empty cell) and the domain's files
+    of it (role -> bytes)."""
+
+    metrics: Mapping[str, float | int | None]
+    files: Mapping[str, bytes]
+    # Facts for the generation's manifest record, besides its training set.
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TrainedDomain(ABC):
+    """A domain whose every generation trains the config's model: the engine's steps, the
+    domain's methods below."""
+
+    # What `prepare` does, for the failure record when it fails.
+    setup: ClassVar[str]
+    # metrics.csv's columns in order; MEASURED stands for the measured columns not named.
+    COLUMNS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        if config.train is None:  # the domain's experiment class requires it
+            raise ValueError("models trained with Lightning need a train section")
+        self.config = config
+        self.recipe = recipe_of(config.model)
+        self.plan: DevicePlan
+
+    # What a domain supplies.
+
+    @abstractmethod
+    def load_real(self) -> None:
+        """Load the real data and check the config's sizes against it."""
+
+    @abstractmethod
+    def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+        """Set up what measures every generation against the real data (a judge, the real
+        features); record run-level facts."""
+
+    @property
+    @abstractmethod
+    def real_items(self) -> torch.Tensor:
+        """Generation 0's training set: one item per row."""
+
+    @abstractmethod
+    def data_inputs(self) -> dict[str, Any]:
+        """The keywords the data gives a model's constructor (e.g. image_shape)."""
+
+    @abstractmethod
+    def files(self, generation: int) -> dict[str, str]:
+        """Role -> path (relative to the run) of a generation's files: the domain's own roles,
+        and SAMPLES, CHECKPOINT and PROVENANCE."""
+
+    @abstractmethod
+    def samples_of(self, stored: bytes) -> torch.Tensor:
+        """The items a generation's samples file holds (what later generations train on)."""
+
+    @abstractmethod
+    def probe(self, model: torch.nn.Module, count: int, generator: torch.Generator) -> None:
+        """Draw `count` items from an untrained model, checking what `sample` returns."""
+
+    @abstractmethod
+    def draw(self, model: torch.nn.Module, generation: int) -> Any:
+        """The generation's draws (its samples, and whatever else the domain shows)."""
+
+    @abstractmethod
+    def measure(
+        self,
+        run: RunDirectory,
+        generation: int,
+        model: torch.nn.Module,
+        drawn: Any,
+        training: regimes.TrainingSet,
+    ) -> Measured:
+        """The generation's metrics and files, from its model and draws."""
+
+    # The engine's steps.
+
+    def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
+        train = self.config.train
+        self.plan = plan_device(
+            train.accelerator, train.precision, train.deterministic, train.compile
+        )
+        self.load_real()
+        check_model(self.config)
+        with torch.random.fork_rng():  # the probe leaves every later random draw unchanged
+            model = build_model(self.recipe, self.model_inputs())
+            self.probe(model, PROBE_ITEMS, cpu_generator(PROBE_SEED))
+        self.prepare_measures(run, echo)
+
+    def model_inputs(self) -> dict[str, Any]:
+        """What the lab passes a model's constructor, where it declares them."""
+        return {LEARNING_RATE: self.config.train.lr, **self.data_inputs()}
+
+    def block_end(self, generation: int) -> int:
+        return generation + 1
+
+    def stored_samples(self, run: RunDirectory, generation: int) -> torch.Tensor:
+        """A finished generation's samples, read back through their sha256."""
+        relative = self.files(generation)[SAMPLES]
+        return self.samples_of(run.read_generation_file(generation, relative))
+
+    def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
+        config, generation = self.config, first
+        began = time.perf_counter()
+        training = regimes.training_set(
+            config, generation, self.real_items, lambda k: self.stored_samples(run, k)
+        )
+        inputs = self.model_inputs()
+        loggers = generation_loggers(run.path, generation, config.logging)
+        model, steps = train_generation(
+            config, generation, training.items, len(self.real_items), self.plan, inputs, loggers
+        )
+        faults.reached(f"trained:{generation}")
+        drawn = self.draw(model, generation)
+        diverged: str | None = getattr(model, "diverged", None)  # in training or sampling
+        faults.reached(f"sampled:{generation}")
+        measured = self.measure(run, generation, model, drawn, training)
+        faults.reached(f"measured:{generation}")
+        layout = self.files(generation)
+        outputs = {layout[role]: data for role, data in measured.files.items()}
+        outputs[layout[CHECKPOINT]] = checkpoint_bytes(model, self.recipe, inputs)
+        outputs[layout[PROVENANCE]] = training.provenance_csv()
+        values = {
+            GENERATION: generation,
+            **measured.metrics,
+            SYNTHETIC: training.synthetic_fraction,
+            STEPS: steps,
+            DIVERGED: int(diverged is not None),
+        }
+        row = in_column_order(self.COLUMNS, values)
+        details: dict[str, object] = {"training_set": training.composition(), **measured.details}
+        if diverged:
+            details["diverged"] = diverged
+        seconds = time.perf_counter() - began
+        return Block([FinishedGeneration(generation, row, seconds, details)], outputs)
+
+
+def in_column_order(
+    columns: tuple[str, ...], values: Mapping[str, float | int | None]
+) -> dict[str, float | int | None]:
+    """`values` in the order `columns` gives, MEASURED standing for every value it does not
+    name (in their order); a named column without a value is left out, and so is an engine
+    column the domain does not name (e.g. text runs have no `diverged`)."""
+    named = set(columns)
+    rest = [name for name in values if name not in named and name not in ENGINE_COLUMNS]
+    row: dict[str, float | int | None] = {}
+    for name in columns:
+        for column in rest if name == MEASURED else [name]:
+            if column in values:
+                row[column] = values[column]
+    return row
