@@ -11,6 +11,7 @@ LAB    := $(BIN)/collapse-lab
 ARGS   ?=
 
 .PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
+.PHONY: own-model
 .PHONY: demo-text demo-text-regimes wikitext-gpt
 
 setup: $(STAMP)
@@ -23,6 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(LAB) run experiments/demo.yaml $(ARGS)
+
+# A model from outside the lab, named by class_path (docs/models.md): examples/own_model/.
+own-model: $(STAMP)
+	$(LAB) run examples/own_model/experiment.yaml $(ARGS)
 
 mnist-vae: $(STAMP)
 	$(LAB) run experiments/mnist_vae.yaml $(ARGS)
