@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -154,6 +155,12 @@ class ExperimentConfig:
         # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
         if not self.name or "/" in self.name or self.name.strip() != self.name:
             raise SchemaError("name", "must be a non-empty name without '/' or outer spaces")
+        if self.name in (os.curdir, os.pardir):
+            raise SchemaError(
+                "name",
+                f"is {self.name!r}, a path rather than a name: runs/{self.name}/<timestamp> "
+                "would not be a folder of its own under runs/; give the experiment a name",
+            )
         options = self.regime_options
         given = [n for n in ("fresh_fraction", "real_fraction") if getattr(options, n) is not None]
         if self.regime == "fresh" and len(given) != 1:
@@ -231,10 +238,15 @@ class ExperimentConfig:
         return {name: plain[name] for name in order if name in plain}
 
     def digest(self) -> str:
-        """A hash of what the config computes: a run directory belongs to exactly one.
-        Sections that only observe a run (OBSERVER_SECTIONS) are left out."""
-        computed = {k: v for k, v in self.as_dict().items() if k not in OBSERVER_SECTIONS}
-        return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
+        """A hash of what the config computes: a run directory belongs to exactly one."""
+        return config_digest(self.as_dict())
+
+
+def config_digest(resolved: Mapping[str, Any]) -> str:
+    """The hash of a resolved config (as config.yaml holds it) that a run directory is bound
+    to. Sections that only observe a run (OBSERVER_SECTIONS) are left out."""
+    computed = {k: v for k, v in resolved.items() if k not in OBSERVER_SECTIONS}
+    return hashlib.sha256(json.dumps(computed, sort_keys=True).encode()).hexdigest()
 
 
 def requested_biases(sampling: Any) -> dict[str, Any]:

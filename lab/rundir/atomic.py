@@ -74,6 +74,16 @@ def discard(temporary: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether the file `name` is the temporary of an atomic write (`.NAME.tmp-PID`)."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def is_temporary_of(name: str, target: str) -> bool:
+    """Whether the file `name` is a temporary of a write to `target` (a file name)."""
+    return is_temporary(name) and name.startswith(f".{target}.tmp-")
+
+
 def remove_temporaries(folder: Path) -> tuple[int, int]:
     """Remove the temporary files under `folder` whose writer is no longer running (a live
     writer, e.g. `collapse-lab report` beside a run, keeps its file); (count, bytes) removed."""

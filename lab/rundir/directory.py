@@ -38,14 +38,21 @@ import yaml
 
 from lab.errors import LabError, RunDirError
 from lab.rundir import faults
-from lab.rundir.atomic import remove, remove_temporaries, write_atomic
+from lab.rundir.atomic import (
+    is_temporary,
+    is_temporary_of,
+    remove,
+    remove_temporaries,
+    write_atomic,
+)
 from lab.rundir.integrity import first_damage
 from lab.rundir.locks import LOCK_FILE, RunLock
 from lab.rundir.manifest import (
     MANIFEST_FILE,
     MANIFEST_FORMAT,
-    forget_previous,
+    PREVIOUS_MANIFEST_FILE,
     keep_previous,
+    previous_manifest,
     read_manifest,
 )
 from lab.rundir.storage import sha256
@@ -101,6 +108,7 @@ class RunDirectory:
         `resolve`: a stored config as this version of the lab reads it, the defaults of keys
         added since it was written filled in (raises LabError if it no longer validates), so
         a new key left at its default does not make an older folder refuse its own config."""
+        refuse_foreign_folder(path)
         lock = RunLock(path)
         lock.acquire()
         try:
@@ -123,11 +131,7 @@ class RunDirectory:
         config_path = path / CONFIG_FILE
         config_text = yaml.safe_dump(dict(config), sort_keys=False).encode()
         if not config_path.exists():
-            if any(entry.name != LOCK_FILE for entry in path.iterdir()):
-                raise RunDirError(
-                    f"'{path}' is not empty and has no {CONFIG_FILE}, so it is not a collapse-lab "
-                    "run directory; choose a new or empty --run-dir."
-                )
+            refuse_foreign_folder(path)  # what it held may have changed before the lock
             return cls(path, _new_manifest(config, config_digest), lock, config_text)
         manifest = read_manifest(path)
         stored, problem = _read_stored_config(config_path)
@@ -154,13 +158,7 @@ class RunDirectory:
                     "use a new --run-dir, or run it with the config in its config.yaml."
                 )
         if manifest is None:
-            log.warning(
-                "'%s' has no %s, so no generation counts as finished; starting at generation 0",
-                path,
-                MANIFEST_FILE,
-            )
-            forget_previous(path)
-            manifest = _new_manifest(config, config_digest)
+            manifest = _lost_manifest(path) or _new_manifest(config, config_digest)
         run = cls(path, manifest, lock)
         if stored != dict(config):
             write_atomic(config_path, config_text)
@@ -440,6 +438,54 @@ def _config_difference(
     except LabError:  # it no longer validates: the plain difference says what changed
         return difference
     return _first_difference(computed(completed), computed(config))
+
+
+def _lost_manifest(path: Path) -> dict[str, Any] | None:
+    """What a bound folder without manifest.json still proves: manifest.prev.json (its
+    generations kept while their files match their hashes, `verify`), or nothing when the
+    folder holds nothing but its config (bound, then stopped before the manifest). Files of
+    generations that no manifest vouches for are refused, never silently started over."""
+    previous = previous_manifest(path)
+    if previous is not None:
+        log.warning(
+            "'%s' is missing; resuming from %s, whose generations are kept while their files "
+            "match their hashes",
+            path / MANIFEST_FILE,
+            PREVIOUS_MANIFEST_FILE,
+        )
+        return previous
+    leftovers = sorted(
+        entry.name
+        for entry in path.iterdir()
+        if entry.name not in (CONFIG_FILE, LOCK_FILE) and not is_temporary(entry.name)
+    )
+    if leftovers:
+        raise RunDirError(
+            f"'{path}' has no {MANIFEST_FILE} and no {PREVIOUS_MANIFEST_FILE} to vouch for what "
+            f"its generations left ({', '.join(leftovers)}), so no generation can count as "
+            f"finished; restore {MANIFEST_FILE} from a backup, or move those away to run the "
+            "experiment again from generation 0 (or use a new --run-dir)."
+        )
+    return None
+
+
+def refuse_foreign_folder(path: Path) -> None:
+    """Nothing in a folder is touched (no lock taken, no temporary file removed) before it is
+    known to be a run of the lab: one with config.yaml, or one that holds only what a run
+    stopped before its folder was bound leaves behind (its lock, a temporary config.yaml)."""
+    if not path.is_dir() or (path / CONFIG_FILE).exists():
+        return
+    foreign = sorted(
+        entry.name
+        for entry in path.iterdir()
+        if entry.name != LOCK_FILE and not is_temporary_of(entry.name, CONFIG_FILE)
+    )
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise RunDirError(
+            f"'{path}' holds {foreign[0]}{more} and no {CONFIG_FILE}, so it is not a collapse-lab "
+            "run directory and nothing in it was touched; choose a new or empty --run-dir."
+        )
 
 
 def _remove_temporaries(path: Path) -> None:

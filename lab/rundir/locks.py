@@ -8,6 +8,7 @@ that a refused second run, and `collapse-lab status`, can say who holds it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -36,8 +37,15 @@ class RunLock:
                 "choose a writable --run-dir."
             ) from None
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # Never through a symbolic link: that would create or lock a file elsewhere.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise RunDirError(
+                    f"the lock file '{self.path}' is a symbolic link, which the lab does not "
+                    "follow (it would lock a file outside the run); remove the link, or choose "
+                    "another --run-dir."
+                ) from None
             raise RunDirError(
                 f"cannot open the lock file '{self.path}' ({err.strerror}); it must be a "
                 "writable file, so remove what is there or make the folder writable, or choose "
