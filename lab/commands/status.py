@@ -15,6 +15,7 @@ from lab.errors import RunDirError
 from lab.rundir.directory import CONFIG_FILE, MANIFEST_FILE, read_manifest, read_stored_config
 from lab.rundir.integrity import first_damage
 from lab.rundir.locks import lock_holder
+from lab.rundir.manifest import PREVIOUS_MANIFEST_FILE, previous_manifest
 
 HELP = "show which generations of a run are done, damaged, in progress or failed"
 
@@ -32,6 +33,15 @@ def describe(run_dir: Path) -> str:
     """A few lines: config, lock, per-generation state and time, last failure."""
     manifest = read_manifest(run_dir) if run_dir.is_dir() else None
     holder = lock_holder(run_dir) if run_dir.is_dir() else None
+    lost = manifest is None and (run_dir / CONFIG_FILE).is_file()
+    if lost:  # what `run` resumes from (lab/rundir/directory.py)
+        manifest = previous_manifest(run_dir)
+    if lost and manifest is None:
+        raise RunDirError(
+            f"'{run_dir}' has its {CONFIG_FILE} but neither {MANIFEST_FILE} nor "
+            f"{PREVIOUS_MANIFEST_FILE}, so none of its generations can be vouched for; "
+            "`collapse-lab run` on it says how to go on."
+        )
     if manifest is None or not (run_dir / CONFIG_FILE).exists():
         if holder and manifest is None and not (run_dir / CONFIG_FILE).exists():
             return (
@@ -54,6 +64,11 @@ def describe(run_dir: Path) -> str:
         f"run {run_dir} (experiment {manifest['name']}): {summary}",
         f"lock: held by {holder}" if holder else "lock: free (no process is running this run)",
     ]
+    if lost:
+        lines.append(
+            f"{MANIFEST_FILE} is missing: `run` resumes from {PREVIOUS_MANIFEST_FILE} (shown "
+            "here), keeping each generation while its files match their hashes"
+        )
     lines += [f"{fact.label}: {fact.value}" for fact in facts_of(config, manifest) if fact.brief]
     lines.append(f"{'generation':>10}  {'state':<40}  {'wall time':>10}")
     for record in done:

@@ -90,9 +90,13 @@ def keep_previous(path: Path) -> None:
         discard(link)
 
 
-def forget_previous(path: Path) -> None:
-    """Drop a kept manifest that belongs to a run that is starting over."""
-    discard(path / PREVIOUS_MANIFEST_FILE)
+def previous_manifest(path: Path) -> dict[str, Any] | None:
+    """The run directory's manifest.prev.json when it is there and sound, else None."""
+    file = path / PREVIOUS_MANIFEST_FILE
+    if not file.is_file():
+        return None
+    manifest, problem = _load(file)
+    return manifest if problem is None else None
 
 
 def _load(file: Path) -> tuple[Any, str | None]:
