@@ -188,6 +188,8 @@ class GPT(L.LightningModule):
         self.context = sequence_length - 1
         self.network = Transformer(vocabulary_size, width, heads, layers, dropout, self.context)
         self.epoch_means = EpochMeans()
+        # Why training failed, in a sentence (read by the lab); None while it has not.
+        self.diverged: str | None = None
 
     def next_byte_logits(self, sequences: torch.Tensor) -> torch.Tensor:
         """uint8 [B, L] -> logits [B, L - 1, vocabulary]: of byte t + 1 given bytes 0..t."""
@@ -200,6 +202,10 @@ class GPT(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        sums = self.epoch_means.sums
+        if self.diverged is None and sums is not None and not bool(torch.isfinite(sums).all()):
+            self.diverged = "the training loss became NaN or infinite"
+            self.trainer.should_stop = True  # nothing more to learn from NaN weights
         self.epoch_means.log(self)
 
     def configure_optimizers(self) -> dict[str, object]:

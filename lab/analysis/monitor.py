@@ -9,6 +9,7 @@ absolute FIDs differ.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,27 +36,36 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Violation:
-    """The first generation that breaks a threshold, and the later ones that do too."""
+    """The first generation that breaks a threshold, and the later ones that do too. A
+    generation without a finite value (an empty cell, NaN) or whose training diverged breaks
+    every threshold on the column: `unmeasured` says which of these it was."""
 
     threshold: Threshold
     generation: int
-    value: float
+    value: float | None
     bound: float
     baseline: tuple[int, float] | None
     later: tuple[int, ...]
+    unmeasured: str | None = None
 
     def line(self) -> str:
         """metric, generation, value and limit on one line."""
         t = self.threshold
-        side = "below the minimum" if t.kind == "min" else "above the limit"
-        how = ""
-        if self.baseline is not None:
-            generation, value = self.baseline
-            how = f" = {t.limit:g} x generation {generation}'s {value:.6g}"
-        text = (
-            f"{t.metric}: generation {self.generation} has {self.value:.6g}, {side} "
-            f"{self.bound:.6g}{how} ({t.source})"
-        )
+        if self.unmeasured is not None:
+            text = (
+                f"{t.metric}: generation {self.generation} {self.unmeasured}, which fails every "
+                f"threshold ({t.source})"
+            )
+        else:
+            side = "below the minimum" if t.kind == "min" else "above the limit"
+            how = ""
+            if self.baseline is not None:
+                generation, value = self.baseline
+                how = f" = {t.limit:g} x generation {generation}'s {value:.6g}"
+            text = (
+                f"{t.metric}: generation {self.generation} has {self.value:.6g}, {side} "
+                f"{self.bound:.6g}{how} ({t.source})"
+            )
         if self.later:
             text += f"; also generation{'s' if len(self.later) > 1 else ''} "
             text += ", ".join(str(g) for g in self.later)
@@ -107,16 +117,13 @@ def evaluate(results: RunResults, thresholds: Iterable[Threshold]) -> list[Viola
 
 
 def _violation(results: RunResults, threshold: Threshold) -> Violation | None:
-    points = [
-        (generation, value)
-        for generation, value in zip(
-            results.generations, results.series(threshold.metric), strict=True
-        )
-        if value is not None
-    ]
+    diverged = set(results.diverged_generations())
+    points = list(zip(results.generations, results.series(threshold.metric), strict=True))
+    unmeasured = {g: why for g, v in points if (why := _unmeasured(g, v, diverged)) is not None}
+    measured = [(g, v) for g, v in points if g not in unmeasured]
     baseline = None
     bound = threshold.limit
-    if threshold.kind == "max_increase":
+    if threshold.kind == "max_increase" and points[0][0] not in unmeasured:
         baseline = points[0]
         if baseline[1] <= 0:
             raise ConfigError(
@@ -126,13 +133,33 @@ def _violation(results: RunResults, threshold: Threshold) -> Violation | None:
             )
         bound = threshold.limit * baseline[1]
     if threshold.kind == "min":
-        broken = [(g, v) for g, v in points if v < bound]
+        broken = {g: v for g, v in measured if v < bound}
     else:
-        broken = [(g, v) for g, v in points if v > bound]
-    if not broken:
+        broken = {g: v for g, v in measured if v > bound}
+    failing = sorted([*broken, *unmeasured])
+    if not failing:
         return None
-    (generation, value), *rest = broken
-    return Violation(threshold, generation, value, bound, baseline, tuple(g for g, _ in rest))
+    first, *rest = failing
+    return Violation(
+        threshold,
+        first,
+        broken.get(first),
+        bound,
+        baseline,
+        tuple(rest),
+        unmeasured.get(first),
+    )
+
+
+def _unmeasured(generation: int, value: float | None, diverged: set[int]) -> str | None:
+    """Why a generation's value cannot pass any threshold, or None when it can be compared."""
+    if generation in diverged:
+        return "diverged (its training failed)"
+    if value is None:
+        return "has no value"
+    if math.isnan(value):
+        return "is NaN"
+    return None
 
 
 def _unknown_metric(threshold: Threshold, known: list[str], path: Path) -> str:

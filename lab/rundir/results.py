@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import RunDirError
+from lab.experiment import config_digest
 from lab.rundir.directory import (
     CONFIG_FILE,
     MANIFEST_FILE,
@@ -28,9 +29,11 @@ from lab.rundir.directory import (
     read_manifest,
     read_stored_config,
 )
-from lab.rundir.storage import sha256
+from lab.rundir.storage import sha256, sha256_file
 
 GENERATION_COLUMN = "generation"
+# 1 in a generation whose training (or sampling) failed, 0 otherwise: its numbers mean nothing.
+DIVERGED_COLUMN = "diverged"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ class RunResults:
             and any(row.get(column) for row in self.rows)
             and all(_is_number(row.get(column, "")) for row in self.rows)
         ]
+
+    def diverged_generations(self) -> list[int]:
+        """The generations whose `diverged` cell is 1 (none for a run without the column)."""
+        flags = self.series(DIVERGED_COLUMN) if DIVERGED_COLUMN in self.columns else []
+        return [g for g, flag in zip(self.generations, flags, strict=False) if flag == 1]
 
     def series(self, column: str) -> list[float | None]:
         """One value per row; None where the cell is empty."""
@@ -144,9 +152,43 @@ def read_run(path: Path) -> RunResults:
             )
     manifest = read_manifest(path)
     config = read_stored_config(path)
+    _check_config_digest(path, config, manifest)
     columns, rows = _manifest_rows(manifest)
     _check_metrics_file(path, columns, rows)
     return RunResults(path=path, config=config, manifest=manifest, columns=columns, rows=rows)
+
+
+def _check_config_digest(
+    path: Path, config: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> None:
+    """config.yaml must be the config the run was made with (the digest its manifest
+    records), else a run copied and edited would be read as another experiment or seed."""
+    recorded = manifest.get("config_digest")
+    if recorded is not None and config_digest(config) != recorded:
+        raise RunDirError(
+            f"'{path / CONFIG_FILE}' is not the config this run was made with: it does not "
+            f"match the config digest in {MANIFEST_FILE} (it was edited after the run); put "
+            "back the config the run was made with (`collapse-lab run` with its experiment "
+            "file rewrites it)."
+        )
+
+
+def verify_run_file(file: Path) -> None:
+    """If `file` lies in a run directory whose manifest lists it, it must match its sha256
+    there (a swapped or edited sample file is not scored as what it claims to be)."""
+    resolved = file.resolve()
+    for folder in resolved.parents:
+        if (folder / MANIFEST_FILE).is_file() and (folder / CONFIG_FILE).is_file():
+            relative = resolved.relative_to(folder).as_posix()
+            records = read_manifest(folder)["generations"]
+            digests = {r["files"][relative] for r in records if relative in r["files"]}
+            if digests and sha256_file(resolved) not in digests:
+                raise RunDirError(
+                    f"'{file}' does not match its sha256 in '{folder / MANIFEST_FILE}': it "
+                    "changed after the run wrote it; `collapse-lab run` on that run folder "
+                    "redoes the generation."
+                )
+            return
 
 
 def _manifest_rows(manifest: Mapping[str, Any]) -> tuple[list[str], list[dict[str, str]]]:

@@ -18,6 +18,7 @@ Fault points (lab/rundir/faults.py) mark each step for the tests that kill a run
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -29,12 +30,15 @@ import torch
 from lab import regimes
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
+from lab.errors import DataError
 from lab.experiment import LEARNING_RATE, ExperimentConfig
 from lab.generators.build import build_model, checkpoint_bytes
 from lab.generators.contract import check_model
 from lab.generators.recipe import recipe_of
+from lab.memory import refuse_if_too_large
 from lab.rundir import faults
-from lab.rundir.directory import FinishedGeneration, RunDirectory
+from lab.rundir.directory import MANIFEST_FILE, FinishedGeneration, RunDirectory
+from lab.rundir.results import DIVERGED_COLUMN, GENERATION_COLUMN
 from lab.training.generation import train_generation
 from lab.training.logs import generation_loggers
 from lab.training.seeding import cpu_generator
@@ -43,15 +47,18 @@ from lab.training.seeding import cpu_generator
 MEASURED = "*"
 # The engine's own metrics.csv columns; a domain's COLUMNS says which it shows, and where.
 GENERATION, SYNTHETIC, STEPS, DIVERGED = (
-    "generation",
+    GENERATION_COLUMN,
     "synthetic_fraction",
     "train_steps",
-    "diverged",
+    DIVERGED_COLUMN,
 )
 ENGINE_COLUMNS = (GENERATION, SYNTHETIC, STEPS, DIVERGED)
 # The roles of a generation's files that the engine reads or writes itself (a domain's
 # `files` names them all): what later generations train on, the model, the training set.
 SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
+# The manifest's record of the real data a run was made with, checked on every resume.
+REAL_DATA, SHA256 = "real_data", "sha256"
+FLOAT32_BYTES = 4
 # Items an untrained model draws before anything is bound, to check what `sample` returns.
 PROBE_ITEMS = 2
 PROBE_SEED = 0
@@ -66,6 +73,9 @@ class Measured:
     files: Mapping[str, bytes]
     # Facts for the generation's manifest record, besides its training set.
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Why the measures say the generation failed (e.g. a NaN perplexity), when the model
+    # did not say so itself.
+    diverged: str | None = None
 
 
 class TrainedDomain(ABC):
@@ -76,6 +86,8 @@ class TrainedDomain(ABC):
     setup: ClassVar[str]
     # metrics.csv's columns in order; MEASURED stands for the measured columns not named.
     COLUMNS: ClassVar[tuple[str, ...]]
+    # What one item of the data is, in words ("images"), for the messages.
+    ITEMS: ClassVar[str]
 
     def __init__(self, config: ExperimentConfig) -> None:
         if config.train is None:  # the domain's experiment class requires it
@@ -89,6 +101,10 @@ class TrainedDomain(ABC):
     @abstractmethod
     def load_real(self) -> None:
         """Load the real data and check the config's sizes against it."""
+
+    @abstractmethod
+    def real_fingerprint(self) -> tuple[str, str]:
+        """(the real data in words, naming its files; the sha256 of what was loaded)."""
 
     @abstractmethod
     def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
@@ -140,11 +156,64 @@ class TrainedDomain(ABC):
             train.accelerator, train.precision, train.deterministic, train.compile
         )
         self.load_real()
+        self._check_real_unchanged(run)
+        self._check_memory()
         check_model(self.config)
         with torch.random.fork_rng():  # the probe leaves every later random draw unchanged
             model = build_model(self.recipe, self.model_inputs())
             self.probe(model, PROBE_ITEMS, cpu_generator(PROBE_SEED))
         self.prepare_measures(run, echo)
+
+    def _check_real_unchanged(self, run: RunDirectory) -> None:
+        """A run's generations are measured against, and may train on, one real data set:
+        data that changed under finished generations is refused, never mixed in."""
+        source, digest = self.real_fingerprint()
+        recorded = run.manifest.get(REAL_DATA)
+        was = recorded.get(SHA256) if isinstance(recorded, Mapping) else None
+        if run.generations and was is not None and was != digest:
+            raise DataError(
+                f"the real data changed since this run's generations were made: {source} has "
+                f"sha256 {digest} now, where the run's {MANIFEST_FILE} records {was}; put "
+                "back the data the run was made with, or start the experiment in a new --run-dir."
+            )
+        run.record(REAL_DATA, {"source": source, SHA256: digest})
+
+    def _check_memory(self) -> None:
+        """Sizes whose tensors cannot fit in memory are refused before anything is allocated:
+        the largest training set with a generation's samples beside it (uint8, as stored),
+        and the model's float32 parameters (counted on torch's meta device, which allocates
+        nothing; a model from outside the lab that cannot be built there is not counted)."""
+        config, shape = self.config, tuple(self.real_items.shape[1:])
+        real, samples = len(self.real_items), config.samples_per_generation
+        if config.regime == "accumulate":
+            largest = real + (config.generations - 1) * samples
+            growing = f", the training set growing by them over {config.generations} generations"
+        else:
+            largest, growing = max(real, samples), ""
+        refuse_if_too_large(
+            (largest + samples) * math.prod(shape),
+            f"key 'samples_per_generation' is {samples}: a generation's samples and training "
+            f"set ({'x'.join(map(str, shape))} uint8 {self.ITEMS}{growing})",
+            "lower it",
+        )
+        try:
+            with torch.device("meta"):
+                model = build_model(self.recipe, self.model_inputs())
+        except Exception:  # a model from outside the lab may need real tensors to be built
+            if not self.recipe.outside:
+                raise
+            return
+        parameters = sum(p.numel() for p in model.parameters())
+        sizes = [
+            self.recipe.argument_key(name)
+            for name, value in self.recipe.init_args.items()
+            if isinstance(value, (int, tuple, list)) and not isinstance(value, bool)
+        ]
+        refuse_if_too_large(
+            parameters * FLOAT32_BYTES,
+            f"the model (model.{config.model_name}) has {parameters:,} parameters, which",
+            f"make it smaller ({', '.join(sizes)})",
+        )
 
     def model_inputs(self) -> dict[str, Any]:
         """What the lab passes a model's constructor, where it declares them."""
@@ -171,10 +240,11 @@ class TrainedDomain(ABC):
         )
         faults.reached(f"trained:{generation}")
         drawn = self.draw(model, generation)
-        diverged: str | None = getattr(model, "diverged", None)  # in training or sampling
         faults.reached(f"sampled:{generation}")
         measured = self.measure(run, generation, model, drawn, training)
         faults.reached(f"measured:{generation}")
+        # Said by the model (in training or sampling), else by the measures.
+        diverged: str | None = getattr(model, "diverged", None) or measured.diverged
         layout = self.files(generation)
         outputs = {layout[role]: data for role, data in measured.files.items()}
         outputs[layout[CHECKPOINT]] = checkpoint_bytes(model, self.recipe, inputs)
@@ -199,7 +269,7 @@ def in_column_order(
 ) -> dict[str, float | int | None]:
     """`values` in the order `columns` gives, MEASURED standing for every value it does not
     name (in their order); a named column without a value is left out, and so is an engine
-    column the domain does not name (e.g. text runs have no `diverged`)."""
+    column the domain does not name."""
     named = set(columns)
     rest = [name for name in values if name not in named and name not in ENGINE_COLUMNS]
     row: dict[str, float | int | None] = {}

@@ -16,6 +16,7 @@ checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,22 @@ from lab.generators.build import SavedModel, call_sample, check_drawn, read_chec
 from lab.rundir.directory import RunDirectory
 from lab.rundir.storage import decode_npz, encode_npz
 from lab.training.seeding import cpu_generator, derive_seed
-from lab.training.trained import GENERATION, MEASURED, STEPS, SYNTHETIC, Measured, TrainedDomain
+from lab.training.trained import (
+    DIVERGED,
+    GENERATION,
+    MEASURED,
+    STEPS,
+    SYNTHETIC,
+    Measured,
+    TrainedDomain,
+)
 
 FIRST_GENERATION = 0
-# metrics.csv's columns (text runs have no divergence flag).
-COLUMNS = (GENERATION, MEASURED, SYNTHETIC, STEPS)
+# metrics.csv's columns; `diverged` came after the others, and a new column only ever goes
+# at the end.
+COLUMNS = (GENERATION, MEASURED, SYNTHETIC, STEPS, DIVERGED)
+# The measures whose non-finite value says a generation's model failed (its loss went NaN).
+DIVERGENCE_SIGNS = ("heldout_perplexity", "sample_perplexity_mean")
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class Written:
 class TextDomain(TrainedDomain):
     setup = "setup (real text)"
     COLUMNS = COLUMNS
+    ITEMS = "byte sequences"
     config: TextExperiment
 
     def __init__(self, config: TextExperiment) -> None:
@@ -75,6 +88,9 @@ class TextDomain(TrainedDomain):
             f"{config.data.sequence_length} bytes from {self.real.source}, "
             f"{len(self.real.heldout)} held out"
         )
+
+    def real_fingerprint(self) -> tuple[str, str]:
+        return f"the real text ({self.real.source})", self.real.sha256
 
     @property
     def real_items(self) -> torch.Tensor:
@@ -153,7 +169,7 @@ class TextDomain(TrainedDomain):
             "samples": encode_npz(arrays),
             "shown": shown_text(prompts, continued, generation).encode(),
         }
-        return Measured(metrics, files)
+        return Measured(metrics, files, diverged=_divergence(metrics))
 
     def _first_model(self, run: RunDirectory, trained: torch.nn.Module | None) -> torch.nn.Module:
         """Generation 0's model, rebuilt from its weights: those of `trained` when
@@ -167,6 +183,15 @@ class TextDomain(TrainedDomain):
             model = rebuild(saved, fallback=lambda: (self.recipe, self.model_inputs()))
             self._first = model.to(self.plan.device).eval()
         return self._first
+
+
+def _divergence(metrics: dict[str, float | None]) -> str | None:
+    """A sentence when a measure that only a failed model makes non-finite is so."""
+    for name in DIVERGENCE_SIGNS:
+        value = metrics.get(name)
+        if value is not None and not math.isfinite(value):
+            return f"its {name} is {value} (the model's predictions are not finite numbers)"
+    return None
 
 
 def shown_text(prompts: Sequence[bytes], continuations: Sequence[bytes], generation: int) -> str:

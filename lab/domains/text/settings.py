@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # Tokens are bytes: what a text model's constructor gets as `vocabulary_size`.
 BYTE_VALUES = 256
+# What a text model offers for perplexity: uint8 [B, L] -> logits [B, L - 1, vocabulary].
+LOGITS_METHOD = "next_byte_logits"
 # Every text data section held all of these keys before each corpus had its own section (a
 # run folder's stored config still may); each section retires those it does not read.
 _FLAT_KEYS = ("root", "heldout_fraction", "heldout_split")
@@ -153,6 +155,15 @@ class TextExperiment(ExperimentConfig):
                 "train.batch_size",
                 f"is {self.train.batch_size}, more than the {self.samples_per_generation} "
                 "sequences a generation trains on (samples_per_generation); lower it",
+            )
+
+    def check_model_class(self, cls: type) -> None:
+        """A text model is measured through its next-token logits (perplexity)."""
+        if not callable(getattr(cls, LOGITS_METHOD, None)):
+            raise SchemaError(
+                "model.class_path",
+                f"is {self.model.class_path!r}, which has no {LOGITS_METHOD}(sequences) method; "
+                "the text domain measures perplexity with it (docs/models.md)",
             )
 
     def model_inputs(self) -> Mapping[str, str]:
