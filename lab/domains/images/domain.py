@@ -12,7 +12,7 @@ the generation records it in metrics.csv (`diverged` 1) and the manifest.
 from __future__ import annotations
 
 import dataclasses
-import math
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +27,7 @@ from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import check_metric_sizes, heldout_metrics
 from lab.domains.images.settings import IMAGE_SHAPE, ImageExperiment
 from lab.errors import ConfigError, DataError
-from lab.experiment import LEARNING_RATE
-from lab.generators.build import build_model, call_sample, check_drawn
-from lab.generators.recipe import recipe_of
-from lab.memory import refuse_if_too_large
+from lab.generators.build import call_sample, check_drawn
 from lab.metrics.degenerate import FeatureSetError
 from lab.metrics.memorisation import COLUMN as COPY_COLUMN
 from lab.metrics.tails import COLUMNS as TAIL_COLUMNS
@@ -47,7 +44,6 @@ from lab.training.trained import (
     TrainedDomain,
 )
 
-FLOAT32_BYTES = 4
 # metrics.csv's columns: the tail, Vendi and copy columns came after the loop's own and a
 # new column only ever goes at the end.
 COLUMNS = (
@@ -75,6 +71,7 @@ class ImageDomain(TrainedDomain):
 
     setup = "setup (data and judge)"
     COLUMNS = COLUMNS
+    ITEMS = "images"
     config: ImageExperiment
 
     def load_real(self) -> None:
@@ -102,6 +99,16 @@ class ImageDomain(TrainedDomain):
         run.record("reference", self.metrics.reference)
         if self.metrics.coverage.report:
             run.record("real_labels", self.metrics.coverage.report)
+
+    def real_fingerprint(self) -> tuple[str, str]:
+        data = self.config.data
+        where = f" in '{data.root}'" if hasattr(data, "root") else ""
+        digest = hashlib.sha256()
+        for images in (self.real.train, self.real.heldout):
+            for tensor in (images.images, images.labels):
+                if tensor is not None:
+                    digest.update(tensor.contiguous().numpy().tobytes())
+        return f"the real images of data.name {data.name!r}{where}", digest.hexdigest()
 
     @property
     def real_items(self) -> torch.Tensor:
@@ -219,44 +226,3 @@ def check_sizes(config: ImageExperiment, real: RealData) -> None:
                 f"{len(real.train)} real training images); lower it."
             )
     check_metric_sizes(config, len(real.heldout))
-    check_memory(config, real)
-
-
-def check_memory(config: ImageExperiment, real: RealData) -> None:
-    """Sizes whose tensors cannot fit in memory are refused before anything is allocated:
-    the largest training set with a generation's samples beside it (uint8, as stored), and
-    the model's float32 parameters (counted on torch's meta device, which allocates nothing;
-    a model from outside the lab that cannot be built there is not counted)."""
-    shape = tuple(real.train.images.shape[1:])
-    image_bytes = math.prod(shape)
-    samples = config.samples_per_generation
-    if config.regime == "accumulate":
-        largest = len(real.train) + (config.generations - 1) * samples
-        growing = f", the training set growing by them over {config.generations} generations"
-    else:
-        largest, growing = max(len(real.train), samples), ""
-    refuse_if_too_large(
-        (largest + samples) * image_bytes,
-        f"key 'samples_per_generation' is {samples}: a generation's samples and training set "
-        f"({'x'.join(map(str, shape))} uint8 images{growing})",
-        "lower it",
-    )
-    recipe = recipe_of(config.model)
-    try:
-        with torch.device("meta"):
-            model = build_model(recipe, {IMAGE_SHAPE: shape, LEARNING_RATE: config.train.lr})
-    except Exception:  # a model from outside the lab may need real tensors to be built
-        if not recipe.outside:
-            raise
-        return
-    parameters = sum(p.numel() for p in model.parameters())
-    sizes = [
-        f"{recipe.arguments_key}.{name}"
-        for name, value in recipe.init_args.items()
-        if isinstance(value, (int, tuple, list)) and not isinstance(value, bool)
-    ]
-    refuse_if_too_large(
-        parameters * FLOAT32_BYTES,
-        f"the model (model.{config.model_name}) has {parameters:,} parameters, which",
-        f"make it smaller ({', '.join(sizes)})",
-    )

@@ -7,6 +7,7 @@ paper's scheme). Sample i of every generation continues the end of real sequence
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -36,6 +37,11 @@ class RealText:
     # Sequences the training text holds, of which `train` is a fixed choice.
     available: int
 
+    @property
+    def sha256(self) -> str:
+        """The hash of what a run trains on first and measures against."""
+        return hashlib.sha256(self.train.numpy().tobytes() + self.heldout_text).hexdigest()
+
 
 def cut(text: bytes, length: int) -> torch.Tensor:
     """`text` as consecutive sequences of `length` bytes, uint8 [len(text) // length, length]
@@ -50,6 +56,11 @@ def load_real_text(config: TextExperiment) -> RealText:
     data = config.data
     corpus = data.read()
     train = cut(corpus.train, data.sequence_length)
+    if len(train) == 0:
+        raise ConfigError(
+            f"key 'data.sequence_length' is {data.sequence_length}, but the training text of "
+            f"{corpus.source} is {len(corpus.train)} bytes, less than one sequence; lower it."
+        )
     wanted = config.samples_per_generation
     if wanted > len(train):
         raise ConfigError(
@@ -82,6 +93,11 @@ def shown_prompts(text: bytes, count: int, length: int) -> torch.Tensor:
     starts = [m.start(1) for m in _LINE_START.finditer(text) if m.start(1) + length <= len(text)]
     if len(starts) < count:
         starts = list(range(len(text) - length + 1))
+    if len(starts) < count:
+        raise ConfigError(
+            f"key 'data.shown_prompts' is {count}, more than the {len(starts)} different prompts "
+            f"of data.prompt_length {length} bytes the held-out text offers; lower it."
+        )
     picks = np.linspace(0, len(starts) - 1, count).round().astype(int)
     prompts = [np.frombuffer(text, np.uint8, length, starts[i]) for i in picks]
     return torch.from_numpy(np.stack(prompts).copy())
