@@ -32,11 +32,6 @@ def encode_npz(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
-
-
 def decode_npz(data: bytes) -> dict[str, np.ndarray]:
     """The arrays of .npz bytes already read (and checked against their hash)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:

@@ -35,6 +35,7 @@ from lab.errors import ConfigError, DataError
 from lab.experiment import ExperimentConfig
 from lab.metrics.degenerate import FeatureSetError
 from lab.metrics.features import FeatureSpace
+from lab.rundir.results import verify_run_file
 
 # The spaces eval measures in: the experiment's judge, or InceptionV3.
 FEATURE_SPACES = ("judge", "inception")
@@ -128,6 +129,8 @@ def evaluate_images(
 
 
 def _read(path: Path | str) -> ImageFiles:
+    """The images at `path`; a run's own file must still be what its manifest vouches for."""
+    verify_run_file(Path(path))
     return ImageFiles(Path(path), load_images(Path(path)))
 
 

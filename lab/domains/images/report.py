@@ -7,6 +7,8 @@ are drawn here from the grids and metrics.csv.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -52,7 +54,7 @@ def _cells(results: RunResults, grids: list[tuple[int, str]]) -> ReportSection:
     rows = int(sampling.get("grid_rows", ImageSamplingConfig().grid_rows))
     images = []
     for generation, relative in grids:
-        with Image.open(results.path / relative) as image:
+        with Image.open(io.BytesIO(results.read_file(relative))) as image:
             images.append((generation, image.copy()))
     try:
         figures.cell_size(images[0][1].width, rows, GRID_PADDING)

@@ -14,7 +14,7 @@ from lab.domains.text.files import text_files
 from lab.domains.text.words import decode
 from lab.report.figures import MAX_LEGEND_GENERATIONS, PLOTS_DIR, png
 from lab.rundir.results import RunResults
-from lab.rundir.storage import load_npz
+from lab.rundir.storage import decode_npz
 
 HISTOGRAM_BINS = 60
 HISTOGRAM_FIGSIZE = (7.0, 3.6)
@@ -24,11 +24,8 @@ _UNPRINTABLE = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F], "\u
 
 
 def report_sections(results: RunResults) -> list[ReportSection]:
-    stored = {}
-    for generation in results.generations:
-        path = results.path / text_files(generation)["samples"]
-        if path.is_file():
-            stored[generation] = load_npz(path)
+    samples = results.generation_paths(lambda generation: text_files(generation)["samples"])
+    stored = {generation: decode_npz(results.read_file(path)) for generation, path in samples}
     if not stored:
         return []
     return [_continuations(stored), _perplexities(stored)]

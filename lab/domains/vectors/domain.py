@@ -30,7 +30,7 @@ from lab.domains.vectors.systems import build_system
 from lab.experiment import ExperimentConfig
 from lab.rundir import faults
 from lab.rundir.directory import FinishedGeneration, RunDirectory
-from lab.rundir.storage import encode_npz, load_npz
+from lab.rundir.storage import decode_npz, encode_npz
 
 
 def block_file(role: str, first: int, last: int) -> str:
@@ -132,4 +132,4 @@ def _load(run: RunDirectory, role: str, generation: int) -> dict:
     (relative,) = [
         name for name in run.generations[generation]["files"] if name.startswith(f"{role}/")
     ]
-    return load_npz(run.path / relative)
+    return decode_npz(run.read_generation_file(generation, relative))
