@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import os
 import platform
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -215,3 +216,26 @@ def pytorch_defaults(benchmark: bool = False) -> Iterator[None]:
         torch.backends.cudnn.allow_tf32 = cudnn_tf32
         torch.backends.cudnn.benchmark = cudnn_benchmark
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+# What torch says when an allocation fails on the CPU (its allocator) or on a card.
+_OUT_OF_MEMORY_WORDS = ("can't allocate memory", "not enough memory", "out of memory")
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocation that failed, on the CPU or a card."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    message = str(error).lower()
+    return isinstance(error, RuntimeError) and any(w in message for w in _OUT_OF_MEMORY_WORDS)
+
+
+# What torch's allocators say they were asked for: "... tried to allocate 8189952 bytes ..."
+# on the CPU, "... Tried to allocate 2.00 GiB ..." on a card.
+_ALLOCATION = re.compile(r"tried to allocate ([\d.]+ ?\w+)", re.IGNORECASE)
+
+
+def allocation(error: BaseException) -> str:
+    """What an out-of-memory error says was asked for, in a few words."""
+    asked = _ALLOCATION.search(str(error))
+    return f"it asked for {asked.group(1)} more" if asked else type(error).__name__

@@ -32,6 +32,10 @@ class DeviceError(LabError):
     """The requested device or precision is not available on this machine."""
 
 
+class OutOfMemory(LabError):
+    """A generation needed more memory than the machine (or its card) has."""
+
+
 class JudgeError(LabError):
     """The judge classifier is not good enough to label samples."""
 

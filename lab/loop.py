@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab.config import config_from_dict
+from lab.device import allocation, out_of_memory
 from lab.domains.protocol import Block
 from lab.domains.registry import spec_of
-from lab.errors import EXIT_SIGINT, ConfigError, Interrupted
+from lab.errors import EXIT_SIGINT, ConfigError, Interrupted, OutOfMemory
 from lab.experiment import OBSERVER_SECTIONS, ExperimentConfig
 from lab.memory import refuse_if_too_large
 from lab.rundir.directory import RunDirectory
@@ -78,6 +79,16 @@ def run_experiment(
             stop = Interrupted("Ctrl-C", EXIT_SIGINT)
             run.record_failure(during, stop)
             raise stop from None
+        except Exception as error:
+            if not out_of_memory(error):
+                run.record_failure(during, error)
+                raise
+            short = OutOfMemory(
+                f"{during} ran out of memory ({allocation(error)}); lower train.batch_size or "
+                "sampling.batch_size, or make the model or its data smaller."
+            )
+            run.record_failure(during, short)
+            raise short from None
         except BaseException as error:
             run.record_failure(during, error)
             raise

@@ -9,6 +9,7 @@ the memory there is: the machine's RAM, or the container's limit where that is l
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 from lab.errors import ConfigError
@@ -19,8 +20,12 @@ _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
 def memory_bytes() -> int:
-    """The memory a process here can have: physical RAM, or the cgroup's limit if lower."""
+    """The memory a process here can have: physical RAM, or the cgroup's limit or the
+    process's address-space limit (`ulimit -v`) where one is lower."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    address_space, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if address_space != resource.RLIM_INFINITY:
+        total = min(total, address_space)
     for file in _CGROUP_LIMITS:
         try:
             text = Path(file).read_text().strip()
