@@ -591,6 +591,79 @@ def key_of_another_dataset(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"data": {"name": "mnist5k", "image_size": 32}})
 
 
+def foreign_folder(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "notes.txt").write_text("the user's own")
+    return _vector_run(tmp)
+
+
+def lost_manifests(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    (run / "manifest.json").unlink()
+    (run / "manifest.prev.json").unlink()
+    return ["run", str(tmp / "chains.yaml"), "--run-dir", str(run)]
+
+
+def edited_run_config(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    stored = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**stored, "seed": 99}, sort_keys=False))
+    return ["compare", str(run), "--out", str(tmp / "compare")]
+
+
+def name_a_path(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, {"name": ".."})
+
+
+def linked_lock(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "run").mkdir()
+    (tmp / "run" / ".lock").symlink_to(tmp / "elsewhere" / "lock")
+    return _vector_run(tmp)
+
+
+_TINY_TEXT = {
+    "data": {"name": "pydoc", "sequence_length": 32, "prompt_length": 16},
+    "model": {"kind": "gpt", "layers": 1, "heads": 2, "width": 16},
+    "train": {"max_steps": 2, "batch_size": 8, "lr": 0.01},
+    "samples_per_generation": 24,
+}
+
+
+def too_many_shown_prompts(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    data = {**_TINY_TEXT["data"], "shown_prompts": 10**7}
+    return _run(tmp, {**_TINY_TEXT, "data": data})
+
+
+def sequence_beyond_the_text(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    data = {**_TINY_TEXT["data"], "sequence_length": 10**8}
+    return _run(tmp, {**_TINY_TEXT, "data": data})
+
+
+def changed_real_text(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    from tests.text_fixtures import write_text_files
+
+    books = write_text_files(tmp / "books")
+    data = {**_TINY_TEXT["data"], "name": "textfiles", "root": str(tmp / "books")}
+    arguments = _run(tmp, {**_TINY_TEXT, "data": data, "generations": 2})
+    assert main(arguments) == 0
+    (tmp / "run" / "samples" / "gen_001.npz").unlink()
+    books[0].write_text("Another text altogether, written after the run began. " * 40)
+    return arguments
+
+
+def out_of_memory(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from lab.training import trained
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 16381952 bytes. Error code 12 (Cannot allocate memory)"
+        )
+
+    monkeypatch.setattr(trained, "train_generation", exhausted)
+    return _run(tmp, _TINY_TEXT)
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -769,6 +842,45 @@ CASES = {
         "data key of another dataset",
         key_of_another_dataset,
         ("data.image_size", "'celeba', 'faces'", "'mnist5k'"),
+    ),
+    "foreign-folder": Case(
+        "--run-dir a folder of other files",
+        foreign_folder,
+        ("notes.txt", "not a collapse-lab run directory", "nothing in it was touched"),
+    ),
+    "lost-manifests": Case(
+        "manifest.json and manifest.prev.json both gone",
+        lost_manifests,
+        ("no manifest.json and no manifest.prev.json", "fits, metrics.csv", "backup"),
+    ),
+    "edited-run-config": Case(
+        "a run's config.yaml edited after the run",
+        edited_run_config,
+        ("config.yaml", "is not the config this run was made with"),
+    ),
+    "name-a-path": Case(
+        "experiment name '..'", name_a_path, ("'name'", "a path rather than a name")
+    ),
+    "linked-lock": Case("RUN/.lock a symbolic link", linked_lock, (".lock", "symbolic link")),
+    "too-many-shown-prompts": Case(
+        "more shown prompts than the held-out text offers",
+        too_many_shown_prompts,
+        ("data.shown_prompts", "10000000"),
+    ),
+    "sequence-beyond-the-text": Case(
+        "a text sequence longer than the training text",
+        sequence_beyond_the_text,
+        ("data.sequence_length", "100000000", "less than one sequence"),
+    ),
+    "changed-real-text": Case(
+        "real text edited under finished generations",
+        changed_real_text,
+        ("the real data changed", "<tmp>/books", "sha256"),
+    ),
+    "out-of-memory": Case(
+        "a generation that runs out of memory",
+        out_of_memory,
+        ("generation 0 ran out of memory", "16381952 bytes", "train.batch_size"),
     ),
 }
 

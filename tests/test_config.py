@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ import yaml
 from lab.cli import main
 from lab.config import config_from_dict, load_config
 from lab.errors import ConfigError
-from lab.experiment import OBSERVER_SECTIONS
-from lab.rundir.directory import RunDirectory
+from lab.experiment import OBSERVER_SECTIONS, config_digest
+from lab.rundir.directory import MANIFEST_FILE, RunDirectory
 from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,6 +234,9 @@ def test_an_old_run_folder_resumes_and_opens(tmp_path, capsys) -> None:
     old = {**stored, **{key: retired[key] for key in ("judge", "metrics")}}
     old["sampling"] = retired["sampling"]
     (run_dir / "config.yaml").write_text(yaml.safe_dump(old, sort_keys=False))
+    manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+    manifest["config_digest"] = config_digest(old)  # as the lab that wrote it computed it
+    (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
     capsys.readouterr()
     assert main(["status", str(run_dir)]) == 0
     assert main(["check", str(run_dir), "--max", "mean_w2=1000"]) == 0

@@ -52,6 +52,7 @@ COLUMNS = [
     "repetition",
     "synthetic_fraction",
     "train_steps",
+    "diverged",
 ]
 
 
