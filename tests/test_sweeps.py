@@ -270,6 +270,19 @@ def test_cell_names_and_overrides_follow_the_axes(tmp_path, cache_dir):
         ({"axes": {"seed": [1]}, "experiment": "nope.yaml"}, "'nope.yaml', but"),
         ({"axis": {"seed": [1]}}, "did you mean 'axes'"),
         ({"axes": {"regime": ["replace", "'replace'"]}}, "two cells get the folder name"),
+        (
+            {"axes": {"sampling.temperature": [1, 1.0]}},
+            "axis 'sampling.temperature' lists 1 and 1.0, which give the same run",
+        ),
+        (
+            {"axes": {"seed": [0, 1], "name": ["a", "b"]}},
+            "axis 'name' lists a and b, but 'name' does not change what a run computes",
+        ),
+        (
+            {"axes": {"logging.every_n_steps": [10, 20]}},
+            "axis 'logging.every_n_steps' lists 10 and 20, but 'logging' does not change",
+        ),
+        ({"axes": {"cache_dir": ["c1", "c2"]}}, "but 'cache_dir' does not change"),
     ],
 )
 def test_the_sweep_file_is_validated(tmp_path, sweep, words):

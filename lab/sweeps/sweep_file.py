@@ -19,6 +19,7 @@ keeps the existing cells' names, and rerunning the sweep resumes them.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -27,8 +28,10 @@ from typing import Any
 
 import yaml
 
+from lab.analysis.seeds import IGNORED_SECTIONS
 from lab.config import load_config, parse_override, read_yaml
 from lab.errors import ConfigError
+from lab.experiment import ExperimentConfig
 from lab.schema import SchemaError, bounds, build
 from lab.sweeps.cells import Cell
 
@@ -139,17 +142,7 @@ def load_sweep(path: Path, output: Path | None = None, overrides: Sequence[str] 
                 "the same for every cell, so remove one of them."
             )
     cells = _cells(spec)
-    names = [cell.name for cell in cells]
-    for cell in cells:
-        if names.count(cell.name) > 1:
-            raise ConfigError(
-                f"{path}: two cells get the folder name '{cell.name}' (axis values that differ "
-                "only in punctuation); use values that differ in letters or digits."
-            )
-        try:
-            load_config(experiment, cell.overrides)
-        except ConfigError as err:
-            raise ConfigError(f"{path}: cell '{cell.name}': {err}") from None
+    _check_cells(path, experiment, cells)
     name = spec.name or path.stem
     return Sweep(
         path=path,
@@ -159,6 +152,52 @@ def load_sweep(path: Path, output: Path | None = None, overrides: Sequence[str] 
         axes=spec.axes,
         cells=tuple(cells),
         timeout_minutes=spec.timeout_minutes,
+    )
+
+
+def _check_cells(path: Path, experiment: Path, cells: list[SweepCell]) -> None:
+    """Every cell gets a folder of its own and a valid config, and no two cells compute the
+    same run: such twins would waste a run each, and `compare` refuses a seed that counts
+    twice, so the sweep would exit 2 on every rerun."""
+    names = [cell.name for cell in cells]
+    computing: dict[str, SweepCell] = {}
+    for cell in cells:
+        if names.count(cell.name) > 1:
+            raise ConfigError(
+                f"{path}: two cells get the folder name '{cell.name}' (axis values that differ "
+                "only in punctuation); use values that differ in letters or digits."
+            )
+        try:
+            config = load_config(experiment, cell.overrides)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: cell '{cell.name}': {err}") from None
+        computed = _what_it_computes(config)
+        if computed in computing:
+            raise ConfigError(_same_run(path, computing[computed], cell))
+        computing[computed] = cell
+
+
+def _what_it_computes(config: ExperimentConfig) -> str:
+    """The config less what only names or watches a run (as `compare` groups runs)."""
+    kept = {k: v for k, v in config.as_dict().items() if k not in IGNORED_SECTIONS}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _same_run(path: Path, first: SweepCell, second: SweepCell) -> str:
+    """The sentence for two cells of one run: the first axis they differ in, and why."""
+    texts = [{key: value_text(v) for key, v in cell.values.items()} for cell in (first, second)]
+    key = next(key for key in texts[0] if texts[0][key] != texts[1][key])
+    listed = f"{path}: axis '{key}' lists {texts[0][key]} and {texts[1][key]}"
+    section = key.split(".")[0]
+    if section in IGNORED_SECTIONS:
+        return (
+            f"{listed}, but '{section}' does not change what a run computes, so cells "
+            f"'{first.name}' and '{second.name}' would be the same run; drop the axis (a key "
+            "every cell shares goes in 'set')."
+        )
+    return (
+        f"{listed}, which give the same run (cells '{first.name}' and '{second.name}' would "
+        "compute the same thing); keep one of the two values."
     )
 
 
