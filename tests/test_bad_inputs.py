@@ -273,6 +273,14 @@ def sweep_without_ray(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _sweep(tmp, {"seed": [0, 1]}, "--executor", "ray")
 
 
+def sweep_equal_values(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _sweep(tmp, {"seed": [0, 1], "sampling.temperature": [1, 1.0]})
+
+
+def sweep_axis_on_name(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _sweep(tmp, {"name": ["first", "second"]})
+
+
 def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
@@ -769,6 +777,16 @@ CASES = {
         "data key of another dataset",
         key_of_another_dataset,
         ("data.image_size", "'celeba', 'faces'", "'mnist5k'"),
+    ),
+    "sweep-equal-values": Case(
+        "sweep axis whose values give the same run",
+        sweep_equal_values,
+        ("sweep.yaml", "axis 'sampling.temperature'", "1 and 1.0", "same run"),
+    ),
+    "sweep-axis-on-name": Case(
+        "sweep axis on a key that changes no result",
+        sweep_axis_on_name,
+        ("sweep.yaml", "axis 'name'", "first and second", "does not change what a run computes"),
     ),
 }
 
