@@ -281,6 +281,29 @@ def sweep_axis_on_name(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _sweep(tmp, {"name": ["first", "second"]})
 
 
+def sweep_out_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "sweep").write_text("")
+    return _sweep(tmp, {"seed": [0]})
+
+
+def _suite(tmp: Path, output: Path) -> Path:
+    _config(tmp)
+    path = tmp / "nightly.yaml"
+    suite = {"output": str(output), "entries": [{"name": "demo", "config": str(tmp / "exp.yaml")}]}
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def nightly_output_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "nightly").write_text("")
+    return ["nightly", str(_suite(tmp, tmp / "nightly")), "--date", "2026-11-27"]
+
+
+def compare_out_in_a_run(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    return ["compare", str(run), "--out", str(run / "comparison")]
+
+
 def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
@@ -787,6 +810,19 @@ CASES = {
         "sweep axis on a key that changes no result",
         sweep_axis_on_name,
         ("sweep.yaml", "axis 'name'", "first and second", "does not change what a run computes"),
+    ),
+    "sweep-out-file": Case(
+        "sweep --out is a file", sweep_out_is_a_file, ("--out '<tmp>/sweep'", "a file", "folder")
+    ),
+    "nightly-output-file": Case(
+        "suite output is a file",
+        nightly_output_is_a_file,
+        ("nightly.yaml", "key 'output'", "'<tmp>/nightly'", "a file"),
+    ),
+    "compare-out-in-run": Case(
+        "compare --out inside a run folder",
+        compare_out_in_a_run,
+        ("--out '<tmp>/run/comparison'", "run directory '<tmp>/run'"),
     ),
 }
 

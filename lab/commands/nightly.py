@@ -44,9 +44,12 @@ def handle(args: argparse.Namespace) -> int:
     from lab.nightly.night import run_night
     from lab.nightly.prune import prune_nights
     from lab.nightly.suite import load_suite
+    from lab.sweeps.folders import refuse_unusable_folder
 
     suite = load_suite(args.suite)
     root = Path(suite.output)
+    named = f"{args.suite}: key 'output' names '{root}', which"
+    refuse_unusable_folder(root, named, "a folder for the nights")
     if args.index_only:
         print(f"index: {write_index(root)}")
         return EXIT_ALL_WELL

@@ -11,7 +11,8 @@ output: runs/sweeps/demo_seeds        # default runs/sweeps/<name>; relative to 
 
 Each cell is the base experiment with its axis values given as `--set` overrides, so a cell
 is exactly the run `collapse-lab run EXPERIMENT --set regime=accumulate --set seed=1` would
-make, and every cell's config is validated like one (before any cell starts). A cell's folder
+make, and every cell's config is validated like one (before any cell starts), as is the
+sweep's folder; two cells that would compute the same run are refused then too. A cell's folder
 is named by its axis values (`regime=accumulate,seed=1`), so adding a seed to an axis later
 keeps the existing cells' names, and rerunning the sweep resumes them.
 """
@@ -34,6 +35,7 @@ from lab.errors import ConfigError
 from lab.experiment import ExperimentConfig
 from lab.schema import SchemaError, bounds, build
 from lab.sweeps.cells import Cell
+from lab.sweeps.folders import refuse_unusable_folder
 
 DEFAULT_OUTPUT = Path("runs") / "sweeps"
 LOGS_DIR = "logs"
@@ -141,18 +143,34 @@ def load_sweep(path: Path, output: Path | None = None, overrides: Sequence[str] 
                 f"{path}: key 'axes.{key}' is also given in 'set'; a key is either an axis or "
                 "the same for every cell, so remove one of them."
             )
+    name = spec.name or path.stem
+    folder = _output_folder(path, spec, name, output)
     cells = _cells(spec)
     _check_cells(path, experiment, cells)
-    name = spec.name or path.stem
     return Sweep(
         path=path,
         name=name,
         experiment=experiment,
-        output=output or (Path(spec.output) if spec.output else DEFAULT_OUTPUT / name),
+        output=folder,
         axes=spec.axes,
         cells=tuple(cells),
         timeout_minutes=spec.timeout_minutes,
     )
+
+
+def _output_folder(path: Path, spec: SweepFile, name: str, given: Path | None) -> Path:
+    """--out, else the file's `output`, else runs/sweeps/<name>; refused in one sentence
+    naming where it came from when it cannot be the sweep's folder (lab/sweeps/folders.py)."""
+    if given is not None:
+        folder, named = given, f"--out '{given}'"
+    elif spec.output:
+        folder = Path(spec.output)
+        named = f"{path}: key 'output' names '{folder}', which"
+    else:
+        folder = DEFAULT_OUTPUT / name
+        named = f"{path}: the sweep's default folder '{folder}' (key 'output' is not set)"
+    refuse_unusable_folder(folder, named, "a folder of its own for the sweep")
+    return folder
 
 
 def _check_cells(path: Path, experiment: Path, cells: list[SweepCell]) -> None:
