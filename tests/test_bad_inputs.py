@@ -294,6 +294,10 @@ def _suite(tmp: Path, output: Path) -> Path:
     return path
 
 
+def nightly_date_off_the_calendar(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return ["nightly", str(_suite(tmp, tmp / "nightly")), "--date", "2026-13-45"]
+
+
 def nightly_output_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     (tmp / "nightly").write_text("")
     return ["nightly", str(_suite(tmp, tmp / "nightly")), "--date", "2026-11-27"]
@@ -813,6 +817,11 @@ CASES = {
     ),
     "sweep-out-file": Case(
         "sweep --out is a file", sweep_out_is_a_file, ("--out '<tmp>/sweep'", "a file", "folder")
+    ),
+    "nightly-date": Case(
+        "nightly --date not on the calendar",
+        nightly_date_off_the_calendar,
+        ("--date '2026-13-45'", "YYYY-MM-DD"),
     ),
     "nightly-output-file": Case(
         "suite output is a file",

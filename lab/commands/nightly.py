@@ -12,6 +12,7 @@ someone); 2 when the suite file is invalid. See docs/nightly.md.
 from __future__ import annotations
 
 import argparse
+import datetime
 import re
 import time
 from pathlib import Path
@@ -54,8 +55,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"index: {write_index(root)}")
         return EXIT_ALL_WELL
     date = args.date or time.strftime("%Y-%m-%d")
-    if not _DATE.fullmatch(date):
-        raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
+    _check_date(date)
     run_night(suite, args.suite, date, args.overrides, executor=executor_from(args))
     if suite.keep_samples_nights is not None:
         prune_nights(root, suite.keep_samples_nights)
@@ -67,3 +67,17 @@ def handle(args: argparse.Namespace) -> int:
         print(f"FLAG {date}: {problem}")
     print(f"index: {index}")
     return EXIT_FLAGGED if problems else EXIT_ALL_WELL
+
+
+def _check_date(date: str) -> None:
+    """A night is named by a real calendar date: the index orders nights by it, and each
+    night's flags compare it with the night before."""
+    if not _DATE.fullmatch(date):
+        raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
+    try:
+        datetime.date.fromisoformat(date)
+    except ValueError as err:
+        raise ConfigError(
+            f"--date '{date}' is not a day of the calendar ({err}); give the night's date as "
+            "YYYY-MM-DD, e.g. 2026-11-27."
+        ) from None
