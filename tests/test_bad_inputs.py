@@ -281,6 +281,13 @@ def sweep_axis_on_name(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _sweep(tmp, {"name": ["first", "second"]})
 
 
+def sweep_in_use(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    lock = RunLock(tmp / "sweep")  # as another `collapse-lab sweep` into the folder holds it
+    lock.acquire()
+    _HELD_LOCKS.append(lock)
+    return _sweep(tmp, {"seed": [0]})
+
+
 def sweep_out_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     (tmp / "sweep").write_text("")
     return _sweep(tmp, {"seed": [0]})
@@ -814,6 +821,11 @@ CASES = {
         "sweep axis on a key that changes no result",
         sweep_axis_on_name,
         ("sweep.yaml", "axis 'name'", "first and second", "does not change what a run computes"),
+    ),
+    "sweep-in-use": Case(
+        "sweep folder in use by another sweep",
+        sweep_in_use,
+        ("sweep folder '<tmp>/sweep'", "in use by process <pid>"),
     ),
     "sweep-out-file": Case(
         "sweep --out is a file", sweep_out_is_a_file, ("--out '<tmp>/sweep'", "a file", "folder")

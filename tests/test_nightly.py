@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,11 +16,12 @@ import yaml
 
 from lab.cli import main
 from lab.config import load_config
-from lab.errors import ConfigError
+from lab.errors import ConfigError, RunDirError
 from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
 from lab.nightly.night import NIGHT_FILE, run_night
 from lab.nightly.prune import PRUNED_FOLDERS, prune_nights
 from lab.nightly.suite import NightlySuite, load_suite
+from lab.rundir.locks import RunLock
 from lab.sweeps.cells import Cell, Outcome, launch_cell
 from lab.sweeps.local import LocalExecutor
 from tests.fake_runs import make_run
@@ -334,3 +336,17 @@ def test_keep_samples_nights_prunes_only_older_finished_nights(tmp_path, monkeyp
     assert prune_nights(root, 2, echo=str) == []  # pruned once; the others are kept
     with pytest.raises(ConfigError, match="was pruned by keep_samples_nights"):
         run_night(suite, path, "2026-11-24", runner=fake, echo=str)
+
+
+def test_a_second_nightly_of_the_same_date_is_refused_while_one_runs(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+    night_dir = tmp_path / "nightly" / "2026-11-27"
+    running = RunLock(night_dir)  # as the first nightly of that date holds it
+    running.acquire()
+    try:
+        said = f"night folder '{night_dir}' is in use by process {os.getpid()} on "
+        with pytest.raises(RunDirError, match=re.escape(said)):
+            run_night(suite, path, "2026-11-27", runner=_fake_runner({"vae": 200.0}), echo=str)
+    finally:
+        running.release()
+    assert not (night_dir / NIGHT_FILE).exists()

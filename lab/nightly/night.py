@@ -8,6 +8,7 @@ once per seed, into <date>/<entry>/seed=<s>/. The night's record (<date>/night.j
 rewritten whenever an entry starts or ends, so a night stopped part-way still says what
 finished, what failed and why, and which entries were running when it stopped.
 Running the same date again resumes: finished runs say "nothing to do", the rest resume.
+The night's folder is locked while it runs, so a second nightly of the same date is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from lab.sweeps.cells import (
     launch_cell,
     settle,
 )
+from lab.sweeps.folders import hold_folder
 from lab.sweeps.local import LocalExecutor
 from lab.sweeps.runner import Executor
 
@@ -56,10 +58,28 @@ def run_night(
     """Run every entry on `executor` (by default one after another on this machine), each
     with `runner` (by default a `collapse-lab run` process), and return the night's record
     (also saved as <date>/night.json)."""
-    launch = runner or launch_cell
-    executor = executor or LocalExecutor()
     night_dir = Path(suite.output) / date
     _refuse_pruned(night_dir)
+    lock = hold_folder(night_dir, "night folder")
+    try:
+        return _run_entries(
+            suite, suite_path, night_dir, extra, runner or launch_cell, echo, executor
+        )
+    finally:
+        lock.release()
+
+
+def _run_entries(
+    suite: NightlySuite,
+    suite_path: Path,
+    night_dir: Path,
+    extra: Sequence[str],
+    launch: Launcher,
+    echo: Callable[[str], None],
+    executor: Executor | None,
+) -> dict[str, Any]:
+    executor = executor or LocalExecutor()
+    date = night_dir.name
     runs = suite.runs()
     record: dict[str, Any] = {
         "date": date,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.errors import ConfigError
+from lab.errors import ConfigError, RunDirError
 from lab.rundir.directory import CONFIG_FILE
-from lab.rundir.locks import LOCK_FILE
+from lab.rundir.locks import LOCK_FILE, RunLock, lock_holder
 from lab.rundir.manifest import MANIFEST_FILE
 
 
@@ -41,3 +41,28 @@ def is_run_directory(folder: Path) -> bool:
     if (folder / MANIFEST_FILE).is_file():
         return True
     return (folder / CONFIG_FILE).is_file() and (folder / LOCK_FILE).is_file()
+
+
+def hold_folder(folder: Path, holds: str) -> RunLock:
+    """Take the lock of a sweep's (or a night's) folder, as a run takes its own
+    (lab/rundir/locks.py): a second process into the same folder would rewrite its record
+    under the first. `holds` names the folder in the refusal, e.g. "sweep folder"."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunDirError(
+            f"cannot create the {holds} '{folder}' ({err.strerror}); give a folder this user "
+            "can write to."
+        ) from None
+    lock = RunLock(folder)
+    try:
+        lock.acquire()
+    except RunDirError:
+        holder = lock_holder(folder)
+        if holder is None:  # not a second process: the lock file itself is unusable
+            raise
+        raise RunDirError(
+            f"{holds} '{folder}' is in use by {holder}; wait for it to finish (or stop it), "
+            "then run the same command again."
+        ) from None
+    return lock

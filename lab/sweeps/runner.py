@@ -4,7 +4,8 @@ sweep.json is rewritten whenever a cell starts or ends, so a sweep stopped anywh
 SIGKILL, a reboot) still says which cells finished, which failed and why, which were running
 and which never started. Running the sweep again runs every cell again: a finished cell's
 `collapse-lab run` says "nothing to do" at once, an unfinished one resumes at its first
-unfinished generation, so only what is unfinished is redone.
+unfinished generation, so only what is unfinished is redone. The sweep folder's lock keeps a
+second sweep out of it meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lab.sweeps.cells import (
     launch_cell,
     settle,
 )
+from lab.sweeps.folders import hold_folder
 from lab.sweeps.record import save_record
 from lab.sweeps.sweep_file import Sweep
 
@@ -50,29 +52,19 @@ def run_sweep(
     launch: Launcher = launch_cell,
     echo: Callable[[str], None] = tqdm.write,
 ) -> dict[str, Any]:
-    """Run every cell of `sweep` and return the sweep's record (also in sweep.json)."""
-    record: dict[str, Any] = {
-        "sweep": str(sweep.path),
-        "name": sweep.name,
-        "experiment": str(sweep.experiment),
-        "axes": {key: list(values) for key, values in sweep.axes.items()},
-        "executor": executor.describe(),
-        "host": platform.node(),
-        "started": _now(),
-        "finished": None,
-        "cells": [
-            {
-                "name": cell.name,
-                "values": cell.values,
-                "overrides": list(cell.overrides),
-                "run_dir": cell.name,
-                "log": str(sweep.log_file(cell).relative_to(sweep.output)),
-                "status": NOT_RUN,
-                "reason": "the sweep stopped before this cell started",
-            }
-            for cell in sweep.cells
-        ],
-    }
+    """Run every cell of `sweep` and return the sweep's record (also in sweep.json), holding
+    the sweep folder's lock throughout."""
+    lock = hold_folder(sweep.output, "sweep folder")
+    try:
+        return _run_cells(sweep, executor, launch, echo)
+    finally:
+        lock.release()
+
+
+def _run_cells(
+    sweep: Sweep, executor: Executor, launch: Launcher, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    record = _new_record(sweep, executor)
     items = {item["name"]: item for item in record["cells"]}
     save_record(sweep.output, record)
     echo(
@@ -100,13 +92,40 @@ def run_sweep(
         reason = f": {item['reason']}" if item["reason"] else ""
         echo(f"{cell.name}: {item['status']} in {outcome.wall_time_s:.1f}s{reason}")
 
+    cells = [sweep.executable(cell) for cell in sweep.cells]
     try:
-        executor.run([sweep.executable(cell) for cell in sweep.cells], launch, started, ended)
+        executor.run(cells, launch, started, ended)
     finally:
         bar.close()
     record["finished"] = _now()
     save_record(sweep.output, record)
     return record
+
+
+def _new_record(sweep: Sweep, executor: Executor) -> dict[str, Any]:
+    """sweep.json before any cell starts: every cell not run yet."""
+    return {
+        "sweep": str(sweep.path),
+        "name": sweep.name,
+        "experiment": str(sweep.experiment),
+        "axes": {key: list(values) for key, values in sweep.axes.items()},
+        "executor": executor.describe(),
+        "host": platform.node(),
+        "started": _now(),
+        "finished": None,
+        "cells": [
+            {
+                "name": cell.name,
+                "values": cell.values,
+                "overrides": list(cell.overrides),
+                "run_dir": cell.name,
+                "log": str(sweep.log_file(cell).relative_to(sweep.output)),
+                "status": NOT_RUN,
+                "reason": "the sweep stopped before this cell started",
+            }
+            for cell in sweep.cells
+        ],
+    }
 
 
 def failed_cells(record: dict[str, Any]) -> list[dict[str, Any]]:
