@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import yaml
 
 from lab.cli import main
 from lab.config import load_config
-from lab.errors import ConfigError, RunDirError
+from lab.errors import ConfigError, Interrupted, RunDirError
 from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
 from lab.nightly.night import NIGHT_FILE, run_night
 from lab.nightly.prune import PRUNED_FOLDERS, prune_nights
@@ -350,3 +352,34 @@ def test_a_second_nightly_of_the_same_date_is_refused_while_one_runs(tmp_path):
     finally:
         running.release()
     assert not (night_dir / NIGHT_FILE).exists()
+
+
+@pytest.fixture
+def sigterm_survived() -> Iterator[None]:
+    """SIGTERM does nothing unless the code under test catches it (not the default, which
+    would end the whole test session)."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_stops_the_night_and_says_which_entries_it_cut_short(tmp_path, sigterm_survived):
+    entries = [{"name": "vae", "config": "vae.yaml"}, {"name": "gan", "config": "gan.yaml"}]
+    suite, path = _suite(tmp_path, entries)
+
+    def stopped_by_hand(cell: Cell, env: dict) -> Outcome:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the signal lands while this entry runs
+        make_run(cell.run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
+        return Outcome(143, "stopped by SIGTERM; run the same command again to resume.", 1.0)
+
+    with pytest.raises(Interrupted) as stopped:
+        run_night(suite, path, "2026-11-27", runner=stopped_by_hand, echo=str)
+    assert stopped.value.exit_code == 143
+    night = json.loads((tmp_path / "nightly" / "2026-11-27" / NIGHT_FILE).read_text())
+    assert night["stopped"] == {**night["stopped"], "by": "SIGTERM", "interrupted": ["vae"]}
+    assert night["finished"] is None
+    vae, gan = night["entries"]
+    assert (vae["status"], vae["exit_code"]) == ("failed", 143)
+    assert gan["status"] == "not run"
+    assert gan["reason"] == "the night was stopped by SIGTERM before this entry started"

@@ -6,7 +6,8 @@ others. The entries run on the same executors as a sweep: one after another by d
 by side on a box's cards with `--parallel`, or as Ray tasks. An entry with several seeds runs
 once per seed, into <date>/<entry>/seed=<s>/. The night's record (<date>/night.json) is
 rewritten whenever an entry starts or ends, so a night stopped part-way still says what
-finished, what failed and why, and which entries were running when it stopped.
+finished, what failed and why, and which entries were running when it stopped; a night
+stopped by SIGTERM or Ctrl-C stops its entries too and says so (lab/sweeps/stopping.py).
 Running the same date again resumes: finished runs say "nothing to do", the rest resume.
 The night's folder is locked while it runs, so a second nightly of the same date is refused.
 """
@@ -40,6 +41,7 @@ from lab.sweeps.cells import (
 from lab.sweeps.folders import hold_folder
 from lab.sweeps.local import LocalExecutor
 from lab.sweeps.runner import Executor
+from lab.sweeps.stopping import Stop
 
 NIGHT_FILE = "night.json"
 # Set in night.json when keep_samples_nights deleted the night's samples (lab/nightly/prune.py).
@@ -104,6 +106,7 @@ def _run_entries(
     }
     items = {item["name"]: item for item in record["entries"]}
     save_night(night_dir, record)
+    stop = Stop()
 
     def started(cell: Cell, where: str) -> None:
         items[cell.name].update(
@@ -117,6 +120,7 @@ def _run_entries(
         item.update(_entry_result(night_dir, cell.name, outcome))
         if outcome.where:
             item["where"] = outcome.where
+        stop.ended(cell.name, item["status"] == FINISHED)
         save_night(night_dir, record)
         echo(
             f"nightly {date}: {cell.name} {item['status']}"
@@ -124,10 +128,25 @@ def _run_entries(
         )
 
     cells = [_cell(night_dir, run, extra) for run in runs]
-    executor.run(cells, launch, started, ended)
+    with stop.catching():
+        executor.run(cells, launch, started, ended, stop)
+    if stop.requested:
+        _record_stop(record, stop)
+        save_night(night_dir, record)
+        raise stop.interruption()
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     save_night(night_dir, record)
     return record
+
+
+def _record_stop(record: dict[str, Any], stop: Stop) -> None:
+    """Which signal stopped the night and which entries it cut short; the entries it kept
+    from starting say so."""
+    record["stopped"] = stop.record([item["name"] for item in record["entries"]])
+    for item in record["entries"]:
+        if item["status"] == NOT_RUN:
+            said = record["stopped"]["by"]
+            item["reason"] = f"the night was stopped by {said} before this entry started"
 
 
 def _cell(night_dir: Path, run: NightRun, extra: Sequence[str]) -> Cell:

@@ -4,8 +4,9 @@ sweep.json is rewritten whenever a cell starts or ends, so a sweep stopped anywh
 SIGKILL, a reboot) still says which cells finished, which failed and why, which were running
 and which never started. Running the sweep again runs every cell again: a finished cell's
 `collapse-lab run` says "nothing to do" at once, an unfinished one resumes at its first
-unfinished generation, so only what is unfinished is redone. The sweep folder's lock keeps a
-second sweep out of it meanwhile.
+unfinished generation, so only what is unfinished is redone. SIGTERM or Ctrl-C stops the
+running cells within seconds and is recorded as `stopped` (lab/sweeps/stopping.py); the sweep
+folder's lock keeps a second sweep out of it meanwhile.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from lab.sweeps.cells import (
 )
 from lab.sweeps.folders import hold_folder
 from lab.sweeps.record import save_record
+from lab.sweeps.stopping import Stop
 from lab.sweeps.sweep_file import Sweep
 
 
 class Executor(Protocol):
-    """Runs cells (lab/sweeps/local.py, lab/sweeps/ray_cells.py)."""
+    """Runs cells (lab/sweeps/local.py, lab/sweeps/ray_cells.py), starting none once `stop`
+    is requested and returning when the started ones have ended."""
 
     def describe(self) -> str: ...
 
@@ -43,6 +46,7 @@ class Executor(Protocol):
         launch: Launcher,
         started: Callable[[Cell, str], None],
         ended: Callable[[Cell, Outcome], None],
+        stop: Stop,
     ) -> None: ...
 
 
@@ -53,7 +57,8 @@ def run_sweep(
     echo: Callable[[str], None] = tqdm.write,
 ) -> dict[str, Any]:
     """Run every cell of `sweep` and return the sweep's record (also in sweep.json), holding
-    the sweep folder's lock throughout."""
+    the sweep folder's lock throughout. SIGTERM or Ctrl-C stops the running cells
+    (lab/sweeps/stopping.py); the record then says so and Interrupted is raised."""
     lock = hold_folder(sweep.output, "sweep folder")
     try:
         return _run_cells(sweep, executor, launch, echo)
@@ -71,6 +76,7 @@ def _run_cells(
         f"sweep {sweep.name}: {len(sweep.cells)} cells into {sweep.output} ({executor.describe()})"
     )
     bar = tqdm(total=len(sweep.cells), desc=f"sweep {sweep.name}", unit="cell", disable=None)
+    stop = Stop()
 
     def started(cell: Cell, where: str) -> None:
         items[cell.name].update(
@@ -87,6 +93,7 @@ def _run_cells(
         item.update(settle(cell.run_dir, outcome), ended=_now())
         if outcome.where:
             item["where"] = outcome.where
+        stop.ended(cell.name, item["status"] == FINISHED)
         save_record(sweep.output, record)
         bar.update(1)
         reason = f": {item['reason']}" if item["reason"] else ""
@@ -94,9 +101,14 @@ def _run_cells(
 
     cells = [sweep.executable(cell) for cell in sweep.cells]
     try:
-        executor.run(cells, launch, started, ended)
+        with stop.catching():
+            executor.run(cells, launch, started, ended, stop)
     finally:
         bar.close()
+    if stop.requested:
+        _record_stop(record, stop)
+        save_record(sweep.output, record)
+        raise stop.interruption()
     record["finished"] = _now()
     save_record(sweep.output, record)
     return record
@@ -126,6 +138,17 @@ def _new_record(sweep: Sweep, executor: Executor) -> dict[str, Any]:
             for cell in sweep.cells
         ],
     }
+
+
+def _record_stop(record: dict[str, Any], stop: Stop) -> None:
+    """Which signal stopped the sweep and which cells it cut short; the cells it kept from
+    starting say so."""
+    record["stopped"] = stop.record([item["name"] for item in record["cells"]])
+    for item in record["cells"]:
+        if item["status"] == NOT_RUN:
+            item["reason"] = (
+                f"the sweep was stopped by {record['stopped']['by']} before this cell started"
+            )
 
 
 def failed_cells(record: dict[str, Any]) -> list[dict[str, Any]]:
