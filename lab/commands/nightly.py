@@ -6,7 +6,8 @@ The entries run one after another on this machine, side by side on its GPU cards
 
 Exit status: 0 when every entry finished and no final metric moved past its tolerance since
 the previous night; 1 when an entry failed or the regression flag is raised (so cron mails
-someone); 2 when the suite file is invalid. See docs/nightly.md.
+someone); 2 when the suite file or an option is invalid, or the night is in use; 143 or 130
+when SIGTERM or Ctrl-C stopped it. See docs/nightly.md.
 """
 
 from __future__ import annotations
