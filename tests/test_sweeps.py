@@ -303,3 +303,12 @@ def test_options_of_the_other_executor_are_refused(tmp_path, capsys):
     with pytest.raises(ConfigError, match="an axis of"):
         load_sweep(path, overrides=["seed=3"])
     assert not (tmp_path / "sweep").exists()  # nothing ran
+
+
+def test_an_out_folder_inside_a_run_is_refused_even_from_within_it(tmp_path, monkeypatch, capsys):
+    run = make_run(tmp_path / "run", [{"generation": 0, "mean_variance": 1.0}], grids=False)
+    before = sorted(run.rglob("*"))
+    monkeypatch.chdir(run)  # `--out comparison` is then a folder of the run
+    assert main(["compare", str(run), "--out", "comparison"]) == 2
+    assert f"is inside the run directory '{run}'" in capsys.readouterr().err
+    assert sorted(run.rglob("*")) == before

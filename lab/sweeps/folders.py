@@ -25,8 +25,10 @@ def refuse_unusable_folder(folder: Path, named: str, purpose: str) -> None:
 
 
 def _problem(folder: Path) -> str | None:
-    """What is wrong with `folder`, in words that follow its name; None when nothing is."""
-    for place in (folder, *folder.parents):
+    """What is wrong with `folder`, in words that follow its name; None when nothing is.
+    The folders above it are those of its absolute path: a relative one given from inside
+    a run is inside that run."""
+    for place in (folder, *folder.absolute().parents):
         inside = "" if place == folder else "inside "
         if place.exists() and not place.is_dir():
             return "is a file, not a folder" if place == folder else f"is inside '{place}', a file"
