@@ -273,6 +273,48 @@ def sweep_without_ray(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _sweep(tmp, {"seed": [0, 1]}, "--executor", "ray")
 
 
+def sweep_equal_values(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _sweep(tmp, {"seed": [0, 1], "sampling.temperature": [1, 1.0]})
+
+
+def sweep_axis_on_name(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _sweep(tmp, {"name": ["first", "second"]})
+
+
+def sweep_in_use(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    lock = RunLock(tmp / "sweep")  # as another `collapse-lab sweep` into the folder holds it
+    lock.acquire()
+    _HELD_LOCKS.append(lock)
+    return _sweep(tmp, {"seed": [0]})
+
+
+def sweep_out_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "sweep").write_text("")
+    return _sweep(tmp, {"seed": [0]})
+
+
+def _suite(tmp: Path, output: Path) -> Path:
+    _config(tmp)
+    path = tmp / "nightly.yaml"
+    suite = {"output": str(output), "entries": [{"name": "demo", "config": str(tmp / "exp.yaml")}]}
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def nightly_date_off_the_calendar(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return ["nightly", str(_suite(tmp, tmp / "nightly")), "--date", "2026-13-45"]
+
+
+def nightly_output_is_a_file(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "nightly").write_text("")
+    return ["nightly", str(_suite(tmp, tmp / "nightly")), "--date", "2026-11-27"]
+
+
+def compare_out_in_a_run(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    run = _finished_run(tmp)
+    return ["compare", str(run), "--out", str(run / "comparison")]
+
+
 def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
@@ -881,6 +923,39 @@ CASES = {
         "a generation that runs out of memory",
         out_of_memory,
         ("generation 0 ran out of memory", "16381952 bytes", "train.batch_size"),
+    ),
+    "sweep-equal-values": Case(
+        "sweep axis whose values give the same run",
+        sweep_equal_values,
+        ("sweep.yaml", "axis 'sampling.temperature'", "1 and 1.0", "same run"),
+    ),
+    "sweep-axis-on-name": Case(
+        "sweep axis on a key that changes no result",
+        sweep_axis_on_name,
+        ("sweep.yaml", "axis 'name'", "first and second", "does not change what a run computes"),
+    ),
+    "sweep-in-use": Case(
+        "sweep folder in use by another sweep",
+        sweep_in_use,
+        ("sweep folder '<tmp>/sweep'", "in use by process <pid>"),
+    ),
+    "sweep-out-file": Case(
+        "sweep --out is a file", sweep_out_is_a_file, ("--out '<tmp>/sweep'", "a file", "folder")
+    ),
+    "nightly-date": Case(
+        "nightly --date not on the calendar",
+        nightly_date_off_the_calendar,
+        ("--date '2026-13-45'", "YYYY-MM-DD"),
+    ),
+    "nightly-output-file": Case(
+        "suite output is a file",
+        nightly_output_is_a_file,
+        ("nightly.yaml", "key 'output'", "'<tmp>/nightly'", "a file"),
+    ),
+    "compare-out-in-run": Case(
+        "compare --out inside a run folder",
+        compare_out_in_a_run,
+        ("--out '<tmp>/run/comparison'", "run directory '<tmp>/run'"),
     ),
 }
 

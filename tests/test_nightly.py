@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,11 +18,12 @@ import yaml
 
 from lab.cli import main
 from lab.config import load_config
-from lab.errors import ConfigError
+from lab.errors import ConfigError, Interrupted, RunDirError
 from lab.nightly.index import INDEX_FILE, changes, night_problems, read_nights, write_index
 from lab.nightly.night import NIGHT_FILE, run_night
 from lab.nightly.prune import PRUNED_FOLDERS, prune_nights
 from lab.nightly.suite import NightlySuite, load_suite
+from lab.rundir.locks import RunLock
 from lab.sweeps.cells import Cell, Outcome, launch_cell
 from lab.sweeps.local import LocalExecutor
 from tests.fake_runs import make_run
@@ -334,3 +338,48 @@ def test_keep_samples_nights_prunes_only_older_finished_nights(tmp_path, monkeyp
     assert prune_nights(root, 2, echo=str) == []  # pruned once; the others are kept
     with pytest.raises(ConfigError, match="was pruned by keep_samples_nights"):
         run_night(suite, path, "2026-11-24", runner=fake, echo=str)
+
+
+def test_a_second_nightly_of_the_same_date_is_refused_while_one_runs(tmp_path):
+    suite, path = _suite(tmp_path, [{"name": "vae", "config": "vae.yaml"}])
+    night_dir = tmp_path / "nightly" / "2026-11-27"
+    running = RunLock(night_dir)  # as the first nightly of that date holds it
+    running.acquire()
+    try:
+        said = f"night folder '{night_dir}' is in use by process {os.getpid()} on "
+        with pytest.raises(RunDirError, match=re.escape(said)):
+            run_night(suite, path, "2026-11-27", runner=_fake_runner({"vae": 200.0}), echo=str)
+    finally:
+        running.release()
+    assert not (night_dir / NIGHT_FILE).exists()
+
+
+@pytest.fixture
+def sigterm_survived() -> Iterator[None]:
+    """SIGTERM does nothing unless the code under test catches it (not the default, which
+    would end the whole test session)."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_stops_the_night_and_says_which_entries_it_cut_short(tmp_path, sigterm_survived):
+    entries = [{"name": "vae", "config": "vae.yaml"}, {"name": "gan", "config": "gan.yaml"}]
+    suite, path = _suite(tmp_path, entries)
+
+    def stopped_by_hand(cell: Cell, env: dict) -> Outcome:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the signal lands while this entry runs
+        make_run(cell.run_dir, _rows([90.0], [10]), config={"generations": 5}, grids=False)
+        return Outcome(143, "stopped by SIGTERM; run the same command again to resume.", 1.0)
+
+    with pytest.raises(Interrupted) as stopped:
+        run_night(suite, path, "2026-11-27", runner=stopped_by_hand, echo=str)
+    assert stopped.value.exit_code == 143
+    night = json.loads((tmp_path / "nightly" / "2026-11-27" / NIGHT_FILE).read_text())
+    assert night["stopped"] == {**night["stopped"], "by": "SIGTERM", "interrupted": ["vae"]}
+    assert night["finished"] is None
+    vae, gan = night["entries"]
+    assert (vae["status"], vae["exit_code"]) == ("failed", 143)
+    assert gan["status"] == "not run"
+    assert gan["reason"] == "the night was stopped by SIGTERM before this entry started"

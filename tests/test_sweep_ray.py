@@ -4,8 +4,11 @@ Ray's reason while the others go on, and no Ray process outlives the sweep."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,8 +16,12 @@ import pytest
 import ray
 
 from lab.cli import main
+from lab.errors import Interrupted
+from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
+from lab.rundir.locks import lock_holder
 from lab.sweeps.cells import Cell, Outcome, launch_cell
 from lab.sweeps.ray_cells import RayExecutor
+from lab.sweeps.record import SWEEP_RECORD
 from lab.sweeps.runner import run_sweep
 from lab.sweeps.sweep_file import load_sweep
 from tests.sweep_fixtures import cell_name, outputs, runs_one_by_one, write_sweep
@@ -72,3 +79,47 @@ def test_without_ray_the_executor_is_one_sentence(tmp_path, monkeypatch, capsys)
     assert main(["sweep", str(write_sweep(tmp_path)), "--executor", "ray"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'collapse-lab[ray]'" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_cancels_the_ray_tasks_and_their_runs_record_it(tmp_path):
+    slow = ["model.chains=2000", "samples_per_generation=2000", "generations=120"]
+    sweep = load_sweep(write_sweep(tmp_path, axes={"seed": [0, 1, 2]}, set=slow))
+    before = _ray_processes()
+    under_way = [sweep.output / "seed=0", sweep.output / "seed=1"]
+
+    def stop_once_under_way() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if all(_finished_generations(run_dir) >= 10 for run_dir in under_way):
+                break
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_once_under_way, daemon=True).start()
+    executor = RayExecutor(
+        address="local", init_options={"num_cpus": 2, "include_dashboard": False}
+    )
+    with pytest.raises(Interrupted) as stopped:
+        run_sweep(sweep, executor, echo=str)
+    assert stopped.value.exit_code == 143
+    record = json.loads((sweep.output / SWEEP_RECORD).read_text())
+    assert record["stopped"]["by"] == "SIGTERM"
+    assert record["stopped"]["interrupted"] == ["seed=0", "seed=1", "seed=2"]
+    assert {cell["reason"] for cell in record["cells"]} == {
+        "its Ray task was cancelled: the sweep was stopped"
+    }
+    for run_dir in under_way:  # each run was stopped politely, and said so
+        failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
+        assert failure["error"] == "Interrupted: stopped by SIGTERM"
+        assert lock_holder(run_dir) is None
+    assert not (sweep.output / "seed=2" / MANIFEST_FILE).exists()  # it never started
+    deadline = time.monotonic() + 30
+    while _ray_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ray_processes() - before == set(), "Ray processes outlived the sweep"
+
+
+def _finished_generations(run_dir: Path) -> int:
+    metrics = run_dir / METRICS_FILE
+    return len(metrics.read_text().splitlines()) - 1 if metrics.is_file() else 0

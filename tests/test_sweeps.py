@@ -270,6 +270,19 @@ def test_cell_names_and_overrides_follow_the_axes(tmp_path, cache_dir):
         ({"axes": {"seed": [1]}, "experiment": "nope.yaml"}, "'nope.yaml', but"),
         ({"axis": {"seed": [1]}}, "did you mean 'axes'"),
         ({"axes": {"regime": ["replace", "'replace'"]}}, "two cells get the folder name"),
+        (
+            {"axes": {"sampling.temperature": [1, 1.0]}},
+            "axis 'sampling.temperature' lists 1 and 1.0, which give the same run",
+        ),
+        (
+            {"axes": {"seed": [0, 1], "name": ["a", "b"]}},
+            "axis 'name' lists a and b, but 'name' does not change what a run computes",
+        ),
+        (
+            {"axes": {"logging.every_n_steps": [10, 20]}},
+            "axis 'logging.every_n_steps' lists 10 and 20, but 'logging' does not change",
+        ),
+        ({"axes": {"cache_dir": ["c1", "c2"]}}, "but 'cache_dir' does not change"),
     ],
 )
 def test_the_sweep_file_is_validated(tmp_path, sweep, words):
@@ -290,3 +303,12 @@ def test_options_of_the_other_executor_are_refused(tmp_path, capsys):
     with pytest.raises(ConfigError, match="an axis of"):
         load_sweep(path, overrides=["seed=3"])
     assert not (tmp_path / "sweep").exists()  # nothing ran
+
+
+def test_an_out_folder_inside_a_run_is_refused_even_from_within_it(tmp_path, monkeypatch, capsys):
+    run = make_run(tmp_path / "run", [{"generation": 0, "mean_variance": 1.0}], grids=False)
+    before = sorted(run.rglob("*"))
+    monkeypatch.chdir(run)  # `--out comparison` is then a folder of the run
+    assert main(["compare", str(run), "--out", "comparison"]) == 2
+    assert f"is inside the run directory '{run}'" in capsys.readouterr().err
+    assert sorted(run.rglob("*")) == before

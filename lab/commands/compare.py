@@ -33,14 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from lab.analysis.compare import compare
-    from lab.errors import ConfigError
+    from lab.sweeps.folders import refuse_unusable_folder
 
     out = args.out or Path("runs") / "compare" / time.strftime("%Y%m%d-%H%M%S")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(
-            f"--out '{out}' is a file, not a folder; give the folder the comparison goes to "
-            "(it is created when missing)."
-        )
+    refuse_unusable_folder(out, f"--out '{out}'", "a folder for the comparison")
     print(compare(args.runs, out, args.confidence))
     written = ", ".join(p.name + "/" * p.is_dir() for p in sorted(out.iterdir()))
     print(f"comparison written to {out} ({written})")

@@ -6,12 +6,14 @@ The entries run one after another on this machine, side by side on its GPU cards
 
 Exit status: 0 when every entry finished and no final metric moved past its tolerance since
 the previous night; 1 when an entry failed or the regression flag is raised (so cron mails
-someone); 2 when the suite file is invalid. See docs/nightly.md.
+someone); 2 when the suite file or an option is invalid, or the night is in use; 143 or 130
+when SIGTERM or Ctrl-C stopped it. See docs/nightly.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import re
 import time
 from pathlib import Path
@@ -44,15 +46,17 @@ def handle(args: argparse.Namespace) -> int:
     from lab.nightly.night import run_night
     from lab.nightly.prune import prune_nights
     from lab.nightly.suite import load_suite
+    from lab.sweeps.folders import refuse_unusable_folder
 
     suite = load_suite(args.suite)
     root = Path(suite.output)
+    named = f"{args.suite}: key 'output' names '{root}', which"
+    refuse_unusable_folder(root, named, "a folder for the nights")
     if args.index_only:
         print(f"index: {write_index(root)}")
         return EXIT_ALL_WELL
     date = args.date or time.strftime("%Y-%m-%d")
-    if not _DATE.fullmatch(date):
-        raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
+    _check_date(date)
     run_night(suite, args.suite, date, args.overrides, executor=executor_from(args))
     if suite.keep_samples_nights is not None:
         prune_nights(root, suite.keep_samples_nights)
@@ -64,3 +68,17 @@ def handle(args: argparse.Namespace) -> int:
         print(f"FLAG {date}: {problem}")
     print(f"index: {index}")
     return EXIT_FLAGGED if problems else EXIT_ALL_WELL
+
+
+def _check_date(date: str) -> None:
+    """A night is named by a real calendar date: the index orders nights by it, and each
+    night's flags compare it with the night before."""
+    if not _DATE.fullmatch(date):
+        raise ConfigError(f"--date '{date}' must look like YYYY-MM-DD, e.g. 2026-11-27.")
+    try:
+        datetime.date.fromisoformat(date)
+    except ValueError as err:
+        raise ConfigError(
+            f"--date '{date}' is not a day of the calendar ({err}); give the night's date as "
+            "YYYY-MM-DD, e.g. 2026-11-27."
+        ) from None

@@ -6,8 +6,10 @@ others. The entries run on the same executors as a sweep: one after another by d
 by side on a box's cards with `--parallel`, or as Ray tasks. An entry with several seeds runs
 once per seed, into <date>/<entry>/seed=<s>/. The night's record (<date>/night.json) is
 rewritten whenever an entry starts or ends, so a night stopped part-way still says what
-finished, what failed and why, and which entries were running when it stopped.
+finished, what failed and why, and which entries were running when it stopped; a night
+stopped by SIGTERM or Ctrl-C stops its entries too and says so (lab/sweeps/stopping.py).
 Running the same date again resumes: finished runs say "nothing to do", the rest resume.
+The night's folder is locked while it runs, so a second nightly of the same date is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from lab.sweeps.cells import (
     launch_cell,
     settle,
 )
+from lab.sweeps.folders import hold_folder
 from lab.sweeps.local import LocalExecutor
 from lab.sweeps.runner import Executor
+from lab.sweeps.stopping import Stop
 
 NIGHT_FILE = "night.json"
 # Set in night.json when keep_samples_nights deleted the night's samples (lab/nightly/prune.py).
@@ -56,10 +60,28 @@ def run_night(
     """Run every entry on `executor` (by default one after another on this machine), each
     with `runner` (by default a `collapse-lab run` process), and return the night's record
     (also saved as <date>/night.json)."""
-    launch = runner or launch_cell
-    executor = executor or LocalExecutor()
     night_dir = Path(suite.output) / date
     _refuse_pruned(night_dir)
+    lock = hold_folder(night_dir, "night folder")
+    try:
+        return _run_entries(
+            suite, suite_path, night_dir, extra, runner or launch_cell, echo, executor
+        )
+    finally:
+        lock.release()
+
+
+def _run_entries(
+    suite: NightlySuite,
+    suite_path: Path,
+    night_dir: Path,
+    extra: Sequence[str],
+    launch: Launcher,
+    echo: Callable[[str], None],
+    executor: Executor | None,
+) -> dict[str, Any]:
+    executor = executor or LocalExecutor()
+    date = night_dir.name
     runs = suite.runs()
     record: dict[str, Any] = {
         "date": date,
@@ -84,6 +106,7 @@ def run_night(
     }
     items = {item["name"]: item for item in record["entries"]}
     save_night(night_dir, record)
+    stop = Stop()
 
     def started(cell: Cell, where: str) -> None:
         items[cell.name].update(
@@ -97,6 +120,7 @@ def run_night(
         item.update(_entry_result(night_dir, cell.name, outcome))
         if outcome.where:
             item["where"] = outcome.where
+        stop.ended(cell.name, item["status"] == FINISHED)
         save_night(night_dir, record)
         echo(
             f"nightly {date}: {cell.name} {item['status']}"
@@ -104,10 +128,25 @@ def run_night(
         )
 
     cells = [_cell(night_dir, run, extra) for run in runs]
-    executor.run(cells, launch, started, ended)
+    with stop.catching():
+        executor.run(cells, launch, started, ended, stop)
+    if stop.requested:
+        _record_stop(record, stop)
+        save_night(night_dir, record)
+        raise stop.interruption()
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     save_night(night_dir, record)
     return record
+
+
+def _record_stop(record: dict[str, Any], stop: Stop) -> None:
+    """Which signal stopped the night and which entries it cut short; the entries it kept
+    from starting say so."""
+    record["stopped"] = stop.record([item["name"] for item in record["entries"]])
+    for item in record["entries"]:
+        if item["status"] == NOT_RUN:
+            said = record["stopped"]["by"]
+            item["reason"] = f"the night was stopped by {said} before this entry started"
 
 
 def _cell(night_dir: Path, run: NightRun, extra: Sequence[str]) -> Cell:

@@ -10,6 +10,7 @@ resumes at its first unfinished generation.
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import signal
 import subprocess
@@ -22,11 +23,16 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.rundir.results import read_run
+from lab.sweeps.stopping import CELL_PROCESSES
 
 FINISHED, FAILED, RUNNING, NOT_RUN = "finished", "failed", "running", "not run"
 _TAIL_BYTES = 20_000
 # Linux's prctl option that signals a child when the thread that started it dies.
 _PR_SET_PDEATHSIG = 1
+# How often a waiting thread wakes (to take an exception), and how long a run stopped that
+# way gets to record its interruption before it is killed.
+_POLL_SECONDS = 0.5
+_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -69,34 +75,35 @@ Launcher = Callable[[Cell, Mapping[str, str]], Outcome]
 def launch_cell(cell: Cell, env: Mapping[str, str]) -> Outcome:
     """Run `cell` in a child process, its output appended to its log file (a rerun keeps the
     earlier attempts' output above its own). The child dies with the process that started
-    it, so a sweep killed outright leaves no run behind holding a cell's lock."""
+    it, so a sweep killed outright leaves no run behind holding a cell's lock, and a stopped
+    sweep passes its signal on to it (lab/sweeps/stopping.py)."""
     command = cell.command()
     log_file = cell.cwd / cell.log_file
     log_file.parent.mkdir(parents=True, exist_ok=True)
     start = log_file.stat().st_size if log_file.is_file() else 0
-    timeout = cell.timeout_minutes * 60 if cell.timeout_minutes else None
     began = time.perf_counter()
     with open(log_file, "ab") as log:
         log.write(("$ " + " ".join(command) + "\n").encode())
         log.flush()
+        process = subprocess.Popen(
+            command,
+            cwd=cell.cwd,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_child_setup(),
+        )
+        CELL_PROCESSES.add(process)
         try:
-            process = subprocess.run(
-                command,
-                cwd=cell.cwd,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-                preexec_fn=_die_with_parent(),
-            )
-        except subprocess.TimeoutExpired:
-            seconds = time.perf_counter() - began
-            return Outcome(
-                None, f"stopped after its timeout of {cell.timeout_minutes:g} minutes", seconds
-            )
+            code = _wait(process, cell.timeout_minutes)
+        finally:
+            CELL_PROCESSES.remove(process)
     seconds = time.perf_counter() - began
-    code = process.returncode
+    if code is None:
+        return Outcome(
+            None, f"stopped after its timeout of {cell.timeout_minutes:g} minutes", seconds
+        )
     if code == 0:
         return Outcome(0, "", seconds)
     if code < 0:
@@ -104,6 +111,30 @@ def launch_cell(cell: Cell, env: Mapping[str, str]) -> Outcome:
             code, f"killed by signal {-code} (out of memory, or stopped by hand?)", seconds
         )
     return Outcome(code, failure_reason(log_file, start) or f"exited with status {code}", seconds)
+
+
+def _wait(process: subprocess.Popen, timeout_minutes: float | None) -> int | None:
+    """The child's exit status, or None when it ran past its timeout (then it is killed).
+    Waits in short polls, so that an exception sent to this thread (Ray's cancel raises
+    KeyboardInterrupt in its task) is raised at once; the child is then stopped with SIGTERM,
+    which its run records, rather than left running."""
+    deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else math.inf
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                return process.wait(timeout=min(left, _POLL_SECONDS))
+            except subprocess.TimeoutExpired:
+                continue
+        process.kill()
+        process.wait()
+        return None
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
 
 
 def failure_reason(log_file: Path, start: int = 0) -> str:
@@ -149,17 +180,19 @@ def settle(run_dir: Path, outcome: Outcome) -> dict[str, Any]:
     return result
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A pre-exec hook that asks Linux to send the child SIGTERM when its parent dies (and
-    stops it at once if the parent died before the hook ran); elsewhere, nothing."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
+def _child_setup() -> Callable[[], None]:
+    """A pre-exec hook: the child gets a process group of its own (a terminal's Ctrl-C then
+    reaches it once, passed on by the sweep) and, on Linux, SIGTERM when its parent dies (at
+    once if the parent died before the hook ran)."""
     parent = os.getpid()
+    linux = sys.platform.startswith("linux")
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if linux else None
 
     def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
+        os.setpgid(0, 0)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
 
     return hook

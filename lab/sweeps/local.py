@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from lab.errors import ExecutorError
 from lab.sweeps.cells import Cell, Launcher, Outcome
+from lab.sweeps.stopping import Stop
 
 Started = Callable[[Cell, str], None]
 Ended = Callable[[Cell, Outcome], None]
@@ -43,15 +44,18 @@ class LocalExecutor:
 
         return [card_environment(card) for card in self.cards[: self.parallel]]
 
-    def run(self, cells: Sequence[Cell], launch: Launcher, started: Started, ended: Ended) -> None:
-        """Run every cell, telling `started` (with where it runs) and `ended` as they go."""
+    def run(
+        self, cells: Sequence[Cell], launch: Launcher, started: Started, ended: Ended, stop: Stop
+    ) -> None:
+        """Run every cell, telling `started` (with where it runs) and `ended` as they go;
+        once `stop` is requested, start no more and return when the running ones end."""
         slots = self.environments()
         free = list(range(len(slots)))
         waiting = deque(enumerate(cells))
         running: dict[Future[Outcome], tuple[int, Cell, int]] = {}
         with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="cell") as pool:
-            while waiting or running:
-                while waiting and free:
+            while running or (waiting and not stop.requested):
+                while waiting and free and not stop.requested:
                     slot = free.pop(0)
                     order, cell = waiting.popleft()
                     environment = slots[slot]

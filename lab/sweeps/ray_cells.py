@@ -7,7 +7,8 @@ experiment files and the data at the same paths. Ray pins each task to its cards
 worker's environment (the variable lab/device.py names), which the child inherits, and sets
 OMP_NUM_THREADS to the CPUs the task asked for. A task whose worker dies (out of memory, a
 node lost) is recorded with Ray's reason and not retried here: running the sweep again
-resumes it.
+resumes it. A stopped sweep cancels its tasks: a waiting one never starts, a running one
+sends its run SIGTERM (lab/sweeps/cells.py), which the run records.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from typing import Any
 from lab.errors import ExecutorError
 from lab.sweeps.cells import Cell, Launcher, Outcome
 from lab.sweeps.local import Ended, Started
+from lab.sweeps.stopping import Stop
 
 INSTALL_HINT = "pip install 'collapse-lab[ray]'"
 _REASON_CHARS = 300
+# How often the waiting sweep looks whether it was told to stop.
+_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,22 +47,35 @@ class RayExecutor:
         gpus = gpus or f"{self.gpus_per_cell:g} GPUs per cell"
         return f"ray on {where}, {gpus}, {self.cpus_per_cell:g} CPUs per cell"
 
-    def run(self, cells: Sequence[Cell], launch: Launcher, started: Started, ended: Ended) -> None:
-        """Submit every cell at once; Ray starts each when a node has its resources."""
+    def run(
+        self, cells: Sequence[Cell], launch: Launcher, started: Started, ended: Ended, stop: Stop
+    ) -> None:
+        """Submit every cell at once; Ray starts each when a node has its resources. Once
+        `stop` is requested every task is cancelled: a waiting one never starts, a running
+        one stops its run with SIGTERM (lab/sweeps/cells.py), and this returns when all
+        have ended."""
         ray = import_ray()
         owned = not ray.is_initialized()
         if owned:
             ray.init(address=self.address, **self.init_options)
+            stop.listen()  # ray.init made SIGTERM exit the process at once
         try:
             task = ray.remote(_run_on_worker).options(
                 num_cpus=self.cpus_per_cell, num_gpus=self._gpus(ray), max_retries=0
             )
             submitted = {}
             for order, cell in enumerate(cells):
+                if stop.requested:
+                    break
                 submitted[task.remote(launch, cell)] = (order, cell)
                 started(cell, "Ray (it starts when a node has the resources)")
+            cancelled = False
             while submitted:
-                done, _ = ray.wait(list(submitted), num_returns=1)
+                if stop.requested and not cancelled:
+                    for ref in submitted:
+                        ray.cancel(ref)
+                    cancelled = True
+                done, _ = ray.wait(list(submitted), num_returns=1, timeout=_POLL_SECONDS)
                 for ref in done:
                     _, cell = submitted.pop(ref)
                     ended(cell, _outcome(ray, ref))
@@ -104,6 +121,8 @@ def _run_on_worker(launch: Launcher, cell: Cell) -> Outcome:
 def _outcome(ray: ModuleType, ref: Any) -> Outcome:
     try:
         return ray.get(ref)
+    except ray.exceptions.TaskCancelledError:
+        return Outcome(None, "its Ray task was cancelled: the sweep was stopped", 0.0)
     except ray.exceptions.RayError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         reason = f"its Ray task failed ({type(err).__name__}: {first[:_REASON_CHARS]})"

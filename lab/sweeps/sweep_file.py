@@ -11,7 +11,8 @@ output: runs/sweeps/demo_seeds        # default runs/sweeps/<name>; relative to 
 
 Each cell is the base experiment with its axis values given as `--set` overrides, so a cell
 is exactly the run `collapse-lab run EXPERIMENT --set regime=accumulate --set seed=1` would
-make, and every cell's config is validated like one (before any cell starts). A cell's folder
+make, and every cell's config is validated like one (before any cell starts), as is the
+sweep's folder; two cells that would compute the same run are refused then too. A cell's folder
 is named by its axis values (`regime=accumulate,seed=1`), so adding a seed to an axis later
 keeps the existing cells' names, and rerunning the sweep resumes them.
 """
@@ -19,6 +20,7 @@ keeps the existing cells' names, and rerunning the sweep resumes them.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -27,10 +29,13 @@ from typing import Any
 
 import yaml
 
+from lab.analysis.seeds import IGNORED_SECTIONS
 from lab.config import load_config, parse_override, read_yaml
 from lab.errors import ConfigError
+from lab.experiment import ExperimentConfig
 from lab.schema import SchemaError, bounds, build
 from lab.sweeps.cells import Cell
+from lab.sweeps.folders import refuse_unusable_folder
 
 DEFAULT_OUTPUT = Path("runs") / "sweeps"
 LOGS_DIR = "logs"
@@ -138,8 +143,42 @@ def load_sweep(path: Path, output: Path | None = None, overrides: Sequence[str] 
                 f"{path}: key 'axes.{key}' is also given in 'set'; a key is either an axis or "
                 "the same for every cell, so remove one of them."
             )
+    name = spec.name or path.stem
+    folder = _output_folder(path, spec, name, output)
     cells = _cells(spec)
+    _check_cells(path, experiment, cells)
+    return Sweep(
+        path=path,
+        name=name,
+        experiment=experiment,
+        output=folder,
+        axes=spec.axes,
+        cells=tuple(cells),
+        timeout_minutes=spec.timeout_minutes,
+    )
+
+
+def _output_folder(path: Path, spec: SweepFile, name: str, given: Path | None) -> Path:
+    """--out, else the file's `output`, else runs/sweeps/<name>; refused in one sentence
+    naming where it came from when it cannot be the sweep's folder (lab/sweeps/folders.py)."""
+    if given is not None:
+        folder, named = given, f"--out '{given}'"
+    elif spec.output:
+        folder = Path(spec.output)
+        named = f"{path}: key 'output' names '{folder}', which"
+    else:
+        folder = DEFAULT_OUTPUT / name
+        named = f"{path}: the sweep's default folder '{folder}' (key 'output' is not set)"
+    refuse_unusable_folder(folder, named, "a folder of its own for the sweep")
+    return folder
+
+
+def _check_cells(path: Path, experiment: Path, cells: list[SweepCell]) -> None:
+    """Every cell gets a folder of its own and a valid config, and no two cells compute the
+    same run: such twins would waste a run each, and `compare` refuses a seed that counts
+    twice, so the sweep would exit 2 on every rerun."""
     names = [cell.name for cell in cells]
+    computing: dict[str, SweepCell] = {}
     for cell in cells:
         if names.count(cell.name) > 1:
             raise ConfigError(
@@ -147,18 +186,36 @@ def load_sweep(path: Path, output: Path | None = None, overrides: Sequence[str] 
                 "only in punctuation); use values that differ in letters or digits."
             )
         try:
-            load_config(experiment, cell.overrides)
+            config = load_config(experiment, cell.overrides)
         except ConfigError as err:
             raise ConfigError(f"{path}: cell '{cell.name}': {err}") from None
-    name = spec.name or path.stem
-    return Sweep(
-        path=path,
-        name=name,
-        experiment=experiment,
-        output=output or (Path(spec.output) if spec.output else DEFAULT_OUTPUT / name),
-        axes=spec.axes,
-        cells=tuple(cells),
-        timeout_minutes=spec.timeout_minutes,
+        computed = _what_it_computes(config)
+        if computed in computing:
+            raise ConfigError(_same_run(path, computing[computed], cell))
+        computing[computed] = cell
+
+
+def _what_it_computes(config: ExperimentConfig) -> str:
+    """The config less what only names or watches a run (as `compare` groups runs)."""
+    kept = {k: v for k, v in config.as_dict().items() if k not in IGNORED_SECTIONS}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _same_run(path: Path, first: SweepCell, second: SweepCell) -> str:
+    """The sentence for two cells of one run: the first axis they differ in, and why."""
+    texts = [{key: value_text(v) for key, v in cell.values.items()} for cell in (first, second)]
+    key = next(key for key in texts[0] if texts[0][key] != texts[1][key])
+    listed = f"{path}: axis '{key}' lists {texts[0][key]} and {texts[1][key]}"
+    section = key.split(".")[0]
+    if section in IGNORED_SECTIONS:
+        return (
+            f"{listed}, but '{section}' does not change what a run computes, so cells "
+            f"'{first.name}' and '{second.name}' would be the same run; drop the axis (a key "
+            "every cell shares goes in 'set')."
+        )
+    return (
+        f"{listed}, which give the same run (cells '{first.name}' and '{second.name}' would "
+        "compute the same thing); keep one of the two values."
     )
 
 
