@@ -291,3 +291,46 @@ def test_running_out_of_memory_is_one_sentence(tmp_path, monkeypatch, capsys) ->
     )
     failure = json.loads((run_dir / MANIFEST_FILE).read_text())["last_failure"]
     assert failure["during"] == "generation 0" and "ran out of memory" in failure["error"]
+
+
+def test_changed_images_are_refused_under_finished_generations(tmp_path, capsys) -> None:
+    """The same for images: a folder of faces edited (its decoded-image cache then redone)
+    under a run with finished generations."""
+    import numpy as np
+    from PIL import Image
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    noise = np.random.default_rng(0)
+    for index in range(40):
+        pixels = noise.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(faces / f"{index:02d}.png")
+    experiment = {
+        "name": "faces",
+        "generations": 2,
+        "samples_per_generation": 16,
+        "seed": 0,
+        "data": {"name": "faces", "root": str(faces), "image_size": 16, "heldout_fraction": 0.25},
+        "model": {"kind": "dcgan", "latent_dim": 4, "generator_width": 2, "discriminator_width": 2},
+        "train": {"max_steps": 2, "batch_size": 8, "lr": 0.0002},
+        "judge": {
+            "max_epochs": 1,
+            "batch_size": 8,
+            "width": 2,
+            "feature_dim": 8,
+            "min_accuracy": 0,
+        },
+        "metrics": {"precision_recall_k": 2, "density_coverage_k": 2},
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    experiment["judge"]["min_accuracy"] = 0  # random faces: no judge learns them
+    config = tmp_path / "faces.yaml"
+    config.write_text(yaml.safe_dump(experiment))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(config), "--run-dir", str(run_dir)]) == 0
+    (run_dir / "samples" / "gen_001.npz").unlink()
+    Image.fromarray(np.zeros((20, 20, 3), dtype=np.uint8)).save(faces / "00.png")
+    capsys.readouterr()
+    assert main(["run", str(config), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "the real data changed" in err and f"data.name 'faces' in '{faces}'" in err
