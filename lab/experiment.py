@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from lab.errors import ConfigError
-from lab.schema import SchemaError, bounds, build, join, to_plain
+from lab.schema import SchemaError, bounds, build, join, omitted_at_default, to_plain
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ class TrainConfig:
     # What the loop does after a generation whose model reports that its training diverged
     # (e.g. a GAN's losses turned NaN): record it and go on, or record it and stop the run.
     on_divergence: Literal["continue", "stop"] = "continue"
+    # Where each generation's weights start: scratch (fresh weights, seeded from the
+    # generation) or previous (generation g-1's trained weights, fine-tuned further, as
+    # Bertrand et al. 2024 do). Generation 0 always starts from scratch.
+    init_from: Literal["scratch", "previous"] = field(
+        default="scratch", metadata=omitted_at_default()
+    )
 
     def check(self, prefix: str) -> None:
         if (self.max_epochs is None) == (self.max_steps is None):

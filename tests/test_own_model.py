@@ -149,3 +149,24 @@ def test_sample_gets_only_the_knobs_it_declares() -> None:
     drawn = call_sample(model, (5, cpu_generator(0)), knobs)
     assert drawn.shape == (5, 1, 28, 28)
     assert (drawn == drawn[0]).all()  # temperature 0 reached sample: every latent is zero
+
+
+@pytest.mark.parametrize("init_from", ["scratch", "previous"])
+def test_a_generation_starts_from_fresh_or_from_the_previous_weights(
+    tmp_path, cache_dir, init_from
+) -> None:
+    """train.init_from: previous fine-tunes generation 0's weights (one step at a learning
+    rate of 1e-12 leaves them as they were, to 1e-6); scratch starts afresh (other weights)."""
+    overrides = [*_overrides(cache_dir), "train.max_steps=1", "train.lr=1.0e-12"]
+    overrides.append(f"train.init_from={init_from}")
+    run_dir = tmp_path / init_from
+    assert main(["run", str(EXAMPLE), "--run-dir", str(run_dir), *_sets(overrides)]) == 0
+    weights = [
+        read_checkpoint((run_dir / image_files(g)["checkpoint"]).read_bytes()).state_dict
+        for g in range(GENERATIONS)
+    ]
+    largest = max((weights[1][name] - weights[0][name]).abs().max() for name in weights[0])
+    if init_from == "previous":
+        assert largest < 1e-6
+    else:
+        assert largest > 1e-2

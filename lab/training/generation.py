@@ -25,12 +25,16 @@ def train_generation(
     plan: DevicePlan,
     inputs: Mapping[str, Any],
     loggers: Sequence[Logger] = (),
+    start: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[torch.nn.Module, int]:
-    """A fresh model of `config.model`, built with `inputs` (the data's shape, train.lr)
-    and seeded from (seed, generation), trained on `items` (a tensor indexed along its first
-    dimension: images, token sequences); and its step count."""
+    """A model of `config.model`, built with `inputs` (the data's shape, train.lr) and seeded
+    from (seed, generation), starting from the weights `start` when given (train.init_from:
+    previous), trained on `items` (a tensor indexed along its first dimension: images, token
+    sequences); and its step count."""
     seed_everything(derive_seed(config.seed, "model", generation))
     model = build_model(recipe_of(config.model), inputs)
+    if start is not None:
+        model.load_state_dict(start)
     max_epochs, max_steps = training_budget(config, real_size)
     steps = fit(
         model,

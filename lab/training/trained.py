@@ -32,7 +32,7 @@ from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
 from lab.errors import DataError
 from lab.experiment import LEARNING_RATE, ExperimentConfig
-from lab.generators.build import build_model, checkpoint_bytes
+from lab.generators.build import build_model, checkpoint_bytes, read_checkpoint
 from lab.generators.contract import check_model
 from lab.generators.recipe import recipe_of
 from lab.memory import refuse_if_too_large
@@ -59,6 +59,8 @@ SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
 # The manifest's record of the real data a run was made with, checked on every resume.
 REAL_DATA, SHA256 = "real_data", "sha256"
 FLOAT32_BYTES = 4
+# train.init_from's value for a generation that fine-tunes the one before it.
+PREVIOUS = "previous"
 # Items an untrained model draws before anything is bound, to check what `sample` returns.
 PROBE_ITEMS = 2
 PROBE_SEED = 0
@@ -222,6 +224,16 @@ class TrainedDomain(ABC):
     def block_end(self, generation: int) -> int:
         return generation + 1
 
+    def _starting_weights(
+        self, run: RunDirectory, generation: int
+    ) -> dict[str, torch.Tensor] | None:
+        """Generation g-1's trained weights (read through their sha256) when the config says
+        each generation fine-tunes the previous one; None: fresh weights."""
+        if self.config.train.init_from != PREVIOUS or generation == 0:
+            return None
+        relative = self.files(generation - 1)[CHECKPOINT]
+        return read_checkpoint(run.read_generation_file(generation - 1, relative)).state_dict
+
     def stored_samples(self, run: RunDirectory, generation: int) -> torch.Tensor:
         """A finished generation's samples, read back through their sha256."""
         relative = self.files(generation)[SAMPLES]
@@ -236,7 +248,14 @@ class TrainedDomain(ABC):
         inputs = self.model_inputs()
         loggers = generation_loggers(run.path, generation, config.logging)
         model, steps = train_generation(
-            config, generation, training.items, len(self.real_items), self.plan, inputs, loggers
+            config,
+            generation,
+            training.items,
+            len(self.real_items),
+            self.plan,
+            inputs,
+            loggers,
+            self._starting_weights(run, generation),
         )
         faults.reached(f"trained:{generation}")
         drawn = self.draw(model, generation)
