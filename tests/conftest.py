@@ -1,11 +1,25 @@
-"""Shared fixtures: a tiny mnist5k experiment and one judge cache for the whole session."""
+"""Shared fixtures: a tiny mnist5k experiment and one judge cache for the whole session.
+
+Under pytest-xdist (`make test`), each worker is one process on one core: torch and the
+`collapse-lab` processes the tests start keep to one thread, so two workers share two cores
+without oversubscribing them, and every worker reads the one judge cache the first trains."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 from lab.rundir.directory import format_value
 
@@ -34,8 +48,27 @@ SMALL_CHAINS_EXPERIMENT = {
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One judge cache per test session: the judge trains once, every run reuses it."""
-    return tmp_path_factory.mktemp("cache")
+    """One judge cache per test session: the tiny experiment's judge trains once, in the first
+    worker that asks, and every run of every worker reuses it."""
+    shared = tmp_path_factory.getbasetemp()
+    if WORKER:
+        shared = shared.parent  # the folder all workers' temporary folders are made in
+    path = shared / "cache"
+    with FileLock(str(shared / "cache.lock")):
+        path.mkdir(exist_ok=True)
+        _train_the_tiny_judge(path, shared / "judge.yaml")
+    return path
+
+
+def _train_the_tiny_judge(cache: Path, config_path: Path) -> None:
+    """Train (or just find) the tiny experiment's judge in `cache`."""
+    from lab.config import load_config
+    from lab.device import plan_device
+    from lab.domains.images.judging import load_or_train_judge
+
+    config_path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache)}))
+    config = load_config(config_path)
+    load_or_train_judge(config, config.data.load(), plan_device("cpu", "32-true", True))
 
 
 @pytest.fixture
