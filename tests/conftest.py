@@ -13,6 +13,8 @@ import pytest
 import yaml
 from filelock import FileLock
 
+from lab.rundir.directory import format_value
+
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if WORKER:
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -21,7 +23,6 @@ if WORKER:
 
     torch.set_num_threads(1)
 
-from lab.rundir.directory import format_value
 
 TINY_EXPERIMENT = {
     "name": "tiny",

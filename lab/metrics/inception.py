@@ -36,6 +36,40 @@ def weights_path(configured: str | None) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
 
 
+def checked_weights(weights: Path) -> str:
+    """The sha256 of `weights` once it is known to be the published file, torch-fidelity being
+    installed; else FeatureSpaceError in one sentence. A run checks this before it trains its
+    judge or any model, so a missing file costs seconds, not a generation."""
+    try:
+        import torch_fidelity  # noqa: F401  (NoTrainInceptionV3 needs it)
+    except ImportError:
+        raise FeatureSpaceError(
+            "feature space 'inception' needs the torch-fidelity package; install it with "
+            "`pip install 'collapse-lab[inception]'` or `pip install torch-fidelity`."
+        ) from None
+    if weights.is_dir():
+        raise FeatureSpaceError(
+            f"feature space 'inception' needs the InceptionV3 weights file '{weights}', but "
+            f"that is a folder, not a file; put the file {WEIGHTS_FILE} (from {WEIGHTS_URL}) "
+            "in its place, or point metrics.inception_weights / --inception-weights at it."
+        )
+    if not weights.is_file():
+        raise FeatureSpaceError(
+            f"feature space 'inception' needs the InceptionV3 weights file '{weights}', "
+            f"which does not exist; download {WEIGHTS_URL} on a machine with internet and "
+            f"put it there (or point metrics.inception_weights / --inception-weights at it)."
+        )
+    digest = sha256_file(weights)
+    if digest != WEIGHTS_SHA256:
+        raise FeatureSpaceError(
+            f"'{weights}' is not the published InceptionV3 weights file: its sha256 is "
+            f"{digest}, that of {WEIGHTS_URL} is {WEIGHTS_SHA256}; download it again "
+            "(a partial download, or other weights under its name, would give numbers that "
+            "are not FID)."
+        )
+    return digest
+
+
 class InceptionFeatures(nn.Module):
     """uint8 [N, 1 or 3, H, W] images of any size -> float32 [N, 2048] features."""
 
@@ -43,34 +77,9 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, weights: Path) -> None:
         super().__init__()
-        try:
-            import torch_fidelity  # noqa: F401  (NoTrainInceptionV3 needs it)
-            from torchmetrics.image.fid import NoTrainInceptionV3
-        except ImportError:
-            raise FeatureSpaceError(
-                "feature space 'inception' needs the torch-fidelity package; install it with "
-                "`pip install 'collapse-lab[inception]'` or `pip install torch-fidelity`."
-            ) from None
-        if weights.is_dir():
-            raise FeatureSpaceError(
-                f"feature space 'inception' needs the InceptionV3 weights file '{weights}', but "
-                f"that is a folder, not a file; put the file {WEIGHTS_FILE} (from {WEIGHTS_URL}) "
-                "in its place, or point metrics.inception_weights / --inception-weights at it."
-            )
-        if not weights.is_file():
-            raise FeatureSpaceError(
-                f"feature space 'inception' needs the InceptionV3 weights file '{weights}', "
-                f"which does not exist; download {WEIGHTS_URL} on a machine with internet and "
-                f"put it there (or point metrics.inception_weights / --inception-weights at it)."
-            )
-        self.sha256 = sha256_file(weights)
-        if self.sha256 != WEIGHTS_SHA256:
-            raise FeatureSpaceError(
-                f"'{weights}' is not the published InceptionV3 weights file: its sha256 is "
-                f"{self.sha256}, that of {WEIGHTS_URL} is {WEIGHTS_SHA256}; download it again "
-                "(a partial download, or other weights under its name, would give numbers that "
-                "are not FID)."
-            )
+        self.sha256 = checked_weights(weights)
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
         try:
             self.network = NoTrainInceptionV3(
                 name="inception-v3-compat",

@@ -24,7 +24,7 @@ from lab.device import DevicePlan
 from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
-from lab.domains.images.measure import check_metric_sizes, heldout_metrics
+from lab.domains.images.measure import check_feature_space, check_metric_sizes, heldout_metrics
 from lab.domains.images.settings import IMAGE_SHAPE, ImageExperiment
 from lab.errors import ConfigError, DataError
 from lab.generators.build import call_sample, check_drawn
@@ -80,6 +80,7 @@ class ImageDomain(TrainedDomain):
 
     def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
         config = self.config
+        check_feature_space(config)
         judge, accuracy = load_or_train_judge(config, self.real, self.plan, echo)
         run.record(
             "judge",

@@ -121,6 +121,14 @@ def heldout_metrics(
     return measure
 
 
+def check_feature_space(config: ExperimentConfig) -> None:
+    """What the configured space needs from disk, checked before the judge or a model trains."""
+    if config.metrics.feature_space == "inception":
+        from lab.metrics.inception import checked_weights, weights_path
+
+        checked_weights(weights_path(config.metrics.inception_weights))
+
+
 def feature_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:
     """The space config.metrics.feature_space names."""
     if config.metrics.feature_space == "inception":
