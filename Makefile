@@ -10,7 +10,7 @@ LAB    := $(BIN)/collapse-lab
 # Extra arguments for the run targets, e.g. make mnist-vae ARGS="--set data.root=/data"
 ARGS   ?=
 
-.PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test lint errors-doc bench-metrics clean
+.PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test test-fast lint errors-doc bench-metrics clean
 .PHONY: own-model
 .PHONY: demo-text demo-text-regimes wikitext-gpt
 
@@ -85,8 +85,17 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
+# The whole suite, one pytest-xdist worker a CPU (one torch thread each), whole test files to a
+# worker so that a file's shared runs are made once; .ci/run calls it. test-fast skips the
+# tests marked slow (trained models, whole loops) for the edit-test loop. README, "Tests".
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow"
 
 # Rewrite docs/errors.md from the bad-input cases in tests/test_bad_inputs.py.
 errors-doc: $(STAMP)

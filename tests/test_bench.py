@@ -8,6 +8,8 @@ import pytest
 from bench.collapse_bench import measure as measure_collapse
 from bench.prdc_bench import NAMES, measure
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 pytest.importorskip("prdc")
 
 

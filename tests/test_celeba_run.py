@@ -23,6 +23,8 @@ from models.dcgan import DCGAN
 from tests.celeba_fixtures import VISIBLE, write_tiny_celeba
 from tests.conftest import assert_matches_row
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 TINY = Path(__file__).parent.parent / "experiments" / "celeba_dcgan_tiny.yaml"
 GRID_SIDE = 8 * 64 + 9 * 2  # 8 cells of 64 px with 2 px padding around each
 RARE = ("Eyeglasses", "Bald", "Mustache", "Gray_Hair", "Wearing_Hat")

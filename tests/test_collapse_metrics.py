@@ -153,6 +153,7 @@ def test_copy_fraction_equals_a_brute_force_count(case: str, tile: tuple[int, in
     assert 0 < ours < 1
 
 
+@pytest.mark.slow
 def test_copying_the_training_set_shows_and_new_real_digits_score_the_real_rate(mnist) -> None:
     """In the judge's space, on real digits: a "generator" that returns its training images
     copies all of them; one that returns real digits it never saw scores what the held-out

@@ -22,6 +22,8 @@ from lab.rundir.storage import encode_npz
 from models.judges import JudgeFeatures
 from tests.conftest import TINY_EXPERIMENT
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 COUNT = 40
 REPO = Path(__file__).resolve().parents[1]
 

@@ -102,6 +102,7 @@ def test_grey_images_are_repeated_to_three_channels(accepted) -> None:
     assert not extractor.network.use_antialias  # TF1-compatible resizing, as classic FID
 
 
+@pytest.mark.slow
 def test_eval_in_the_inception_space(accepted, tmp_path, capsys) -> None:
     rng = np.random.default_rng(0)
     folders = {}

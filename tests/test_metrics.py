@@ -100,6 +100,7 @@ def test_real_features_are_cached_and_a_stale_cache_is_recomputed(tmp_path) -> N
     assert len(calls) == 6
 
 
+@pytest.mark.slow
 def test_dropping_three_digits_shows_in_per_class_recall(mnist) -> None:
     """Real training digits without 2, 5 and 8 as the "generated" set: those three lose their
     share and their recall, every other digit keeps both."""

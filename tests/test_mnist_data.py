@@ -50,6 +50,7 @@ def test_label_count_mismatch_is_named(tmp_path) -> None:
         load_mnist(tmp_path, download=False)
 
 
+@pytest.mark.slow
 def test_mnist5k_split_is_stratified_and_fixed() -> None:
     data = load_mnist5k(heldout_per_class=100, split_seed=0)
     assert len(data.train) == 4000 and len(data.heldout) == 1000

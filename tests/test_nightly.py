@@ -201,6 +201,7 @@ def test_an_entry_that_exits_0_without_finishing_is_not_finished(tmp_path):
     assert entry["reason"].startswith("exited with status 0 after 1 of 6 generations")
 
 
+@pytest.mark.slow
 def test_a_real_failing_entry_records_the_error_sentence(tmp_path, write_config):
     """The subprocess runner on an entry whose data is missing: exit 2 and the CLI's sentence."""
     config = write_config({"data": {"name": "mnist", "root": str(tmp_path / "no-data")}})

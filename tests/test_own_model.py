@@ -23,6 +23,8 @@ from lab.training.seeding import cpu_generator, derive_seed
 from tests.conftest import TINY_EXPERIMENT, assert_matches_row
 from tests.run_processes import launch_run
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model" / "experiment.yaml"
 GENERATIONS = 2
 SAMPLES = 300

@@ -61,6 +61,7 @@ def _assert_framed(padded: torch.Tensor, original: torch.Tensor, top: int, left:
     assert int(padded[..., border].count_nonzero()) == 0
 
 
+@pytest.mark.slow
 def test_padded_mnist5k_has_the_real_digits_in_the_centre_and_zeros_around() -> None:
     plain = Mnist5kData().load()
     padded = Mnist5kData(pad_to=SIDE).load()
@@ -149,6 +150,7 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_a_dcgan_run_on_padded_digits_writes_every_file_and_class_column(gan_run) -> None:
     rows = _rows(gan_run)
     assert [int(row["generation"]) for row in rows] == list(range(GENERATIONS))
@@ -172,6 +174,7 @@ def test_a_dcgan_run_on_padded_digits_writes_every_file_and_class_column(gan_run
     assert yaml.safe_load((gan_run / "config.yaml").read_text())["data"]["pad_to"] == SIDE
 
 
+@pytest.mark.slow
 def test_eval_with_the_runs_config_measures_against_padded_digits(gan_run, capsys) -> None:
     """eval takes the run's 32x32 samples, scored by the run's padded-digit judge."""
     capsys.readouterr()  # what the run printed

@@ -14,6 +14,8 @@ from lab.errors import RunDirError
 from lab.rundir.directory import METRICS_FILE
 from tests.conftest import TINY_EXPERIMENT
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 # Epochs (of the real set) rather than steps, to exercise the fixed budget: 5 x 4000 // 64.
 BUDGET = {"max_epochs": 5, "batch_size": 64, "lr": 0.002}
 STEPS = 5 * (4000 // 64)

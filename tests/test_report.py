@@ -109,6 +109,7 @@ def _metric_columns(run_dir: Path) -> list[str]:
     return [column for column in header if column != "generation"]
 
 
+@pytest.mark.slow
 def test_report_parses_and_references_only_existing_relative_files(run_dir: Path) -> None:
     page = _parse(run_dir / "report.html")
     assert page.scripts == 0
@@ -119,6 +120,7 @@ def test_report_parses_and_references_only_existing_relative_files(run_dir: Path
         assert (run_dir / reference).is_file(), f"{reference} does not exist"
 
 
+@pytest.mark.slow
 def test_report_has_one_grid_per_generation_and_one_plot_per_metric(run_dir: Path) -> None:
     page = _parse(run_dir / "report.html")
     grids = [src for src in page.images if src.startswith("grids/")]
@@ -133,6 +135,7 @@ def test_report_has_one_grid_per_generation_and_one_plot_per_metric(run_dir: Pat
     assert "plots/training_loss.png" in page.images
 
 
+@pytest.mark.slow
 def test_report_shows_the_configs_check_results(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text()
     assert 'max fid 1e+06</td><td class="ok">holds' in text
@@ -142,6 +145,7 @@ def test_report_shows_the_configs_check_results(run_dir: Path) -> None:
     assert "<li>early collapse: " in text and "<li>late collapse: " in text
 
 
+@pytest.mark.slow
 def test_each_generation_logs_its_loss_curves(run_dir: Path) -> None:
     for generation in range(GENERATIONS):
         curves = {curve.name: curve for curve in read_curves(run_dir, generation)}
@@ -150,6 +154,7 @@ def test_each_generation_logs_its_loss_curves(run_dir: Path) -> None:
         assert len(curves["loss"].y) >= 2 and all(np.isfinite(curves["loss"].y))
 
 
+@pytest.mark.slow
 def test_redrawing_a_finished_report_changes_no_file(run_dir: Path) -> None:
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file()}
     write_report(run_dir)
@@ -176,6 +181,7 @@ def _browse(report: Path, *args: str) -> subprocess.CompletedProcess:
         )
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path) -> None:
     # A copy with a probe script, next to the real page so its relative paths resolve.
     probe = run_dir / "report_probe.html"

@@ -21,8 +21,11 @@ from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from tests.conftest import SMALL_CHAINS_EXPERIMENT, TINY_EXPERIMENT
 from tests.run_processes import launch_run
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
+GENERATIONS = 3
 KILL_SMALL = {
-    "generations": 3,
+    "generations": GENERATIONS,
     "samples_per_generation": 400,
     "train": {"max_steps": 40, "batch_size": 64, "lr": 0.002},
 }
@@ -102,26 +105,44 @@ def test_kills_at_named_points_resume_to_identical_bytes(clean, tmp_path) -> Non
     assert not list(run_dir.rglob(".*.tmp-*")), "a killed write's temporary file was kept"
 
 
+# The moment of the outside kill: drawn from this seed, as a fraction of generation 0's wall
+# time, counted from when generation 1 is marked in progress. Generations 1 and 2 each take
+# about as long as generation 0 (same steps, same samples), so the kill lands inside one of
+# them, never after the run's end; the test asserts that from the run's own manifest.
+KILL_MOMENT_SEED = 20261206
+LATEST_KILL = 0.9  # of generation 0's wall time
+
+
+def _manifest(run_dir: Path) -> dict:
+    path = run_dir / MANIFEST_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def test_kill_at_a_random_moment_resumes_to_identical_bytes(clean, tmp_path) -> None:
+    """SIGKILL from outside, at a moment no named point chose, while a generation runs."""
     config, expected = clean
     run_dir = tmp_path / "random"
-    seed = random.randrange(10**6)
-    delay = random.Random(seed).uniform(0.0, 4.0)
+    fraction = random.Random(KILL_MOMENT_SEED).uniform(0.0, LATEST_KILL)
     process = launch_run(config, run_dir)
-    manifest = run_dir / MANIFEST_FILE
     deadline = time.monotonic() + 300
-    # Wait until generation 0 is done, so the random kill lands inside later generations.
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.is_file() and json.loads(manifest.read_text())["generations"]:
-            break
-        time.sleep(0.2)
+    while _manifest(run_dir).get("in_progress", {}).get("generation") != 1:
+        assert process.poll() is None and time.monotonic() < deadline, "generation 1 never began"
+        time.sleep(0.05)
+    delay = fraction * _manifest(run_dir)["generations"][0]["wall_time_s"]
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before the kill"
+    killed = _manifest(run_dir)
+    finished = len(killed["generations"])
+    # The run's own record: a generation was in progress, and not every generation was done.
+    assert killed.get("in_progress", {}).get("generation") == finished < GENERATIONS, (
+        f"the kill {delay:.2f}s after generation 1 began did not land mid-generation: {killed}"
+    )
     resumed = launch_run(config, run_dir)
     _, err = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, f"seed {seed}: {err}"
-    assert _outputs(run_dir) == expected, f"random kill with seed {seed} (delay {delay:.2f}s)"
+    assert resumed.returncode == 0, err
+    assert _outputs(run_dir) == expected, f"killed in generation {finished}, {delay:.2f}s in"
 
 
 @pytest.mark.parametrize(

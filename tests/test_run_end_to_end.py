@@ -20,6 +20,8 @@ from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.rundir.locks import LOCK_FILE
 from tests.conftest import TINY_EXPERIMENT, assert_matches_row
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 GENERATIONS = 3
 SAMPLES = 1000
 GRID_SIDE = 8 * 28 + 9 * 2  # 8 cells of 28 px with 2 px padding around each

@@ -44,6 +44,7 @@ def _copy(run_dir: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_corrupted_sample_file_is_detected_and_redone(finished, tmp_path, caplog) -> None:
     config, original = finished
     run_dir = _copy(original, tmp_path / "run")
@@ -58,6 +59,7 @@ def test_corrupted_sample_file_is_detected_and_redone(finished, tmp_path, caplog
     assert (run_dir / METRICS_FILE).read_bytes() == (original / METRICS_FILE).read_bytes()
 
 
+@pytest.mark.slow
 def test_disk_full_mid_write_leaves_finished_generations_intact(
     finished, tmp_path, monkeypatch, capsys
 ) -> None:
@@ -102,6 +104,7 @@ def _hold_lock(run_dir: Path) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.slow
 def test_second_process_is_refused_then_stale_lock_is_taken_over(
     finished, tmp_path, capsys, caplog
 ) -> None:
@@ -123,6 +126,7 @@ def test_second_process_is_refused_then_stale_lock_is_taken_over(
     assert f"taking over the lock of process {holder.pid}" in caplog.text
 
 
+@pytest.mark.slow
 def test_status_tells_done_interrupted_and_failed(finished, tmp_path, capsys) -> None:
     config, original = finished
     run_dir = _copy(original, tmp_path / "run")
@@ -155,6 +159,7 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return config, root / "run"
 
 
+@pytest.mark.slow
 def test_temporary_files_of_a_killed_write_are_removed_when_a_run_opens(
     chains, tmp_path, caplog
 ) -> None:
@@ -235,6 +240,7 @@ def test_a_truncated_manifest_is_refused_and_the_kept_one_resumes(chains, tmp_pa
     assert (run_dir / METRICS_FILE).read_bytes() == (original / METRICS_FILE).read_bytes()
 
 
+@pytest.mark.slow
 def test_status_and_readers_name_a_damaged_generation(chains, tmp_path, capsys) -> None:
     _, original = chains
     run_dir = _copy(original, tmp_path / "run")

@@ -49,6 +49,7 @@ def test_non_finite_pixels_mark_the_model_diverged(monkeypatch) -> None:
     assert torch.equal(flat[:, 3:], expected[:, 3:])  # the finite pixels as before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("on_divergence", ["continue", "stop"])
 def test_a_run_records_non_finite_samples_as_divergence(
     on_divergence, tmp_path, cache_dir, monkeypatch, capsys

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from bench.results_file import remove_section, write_section
 from bench.speed import default_size, main
 
 
+@pytest.mark.slow
 def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_section(out / "RESULTS.md", "prdc", "## PRDC: an earlier benchmark's section")

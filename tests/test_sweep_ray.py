@@ -26,6 +26,8 @@ from lab.sweeps.runner import run_sweep
 from lab.sweeps.sweep_file import load_sweep
 from tests.sweep_fixtures import cell_name, outputs, runs_one_by_one, write_sweep
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 LOST = cell_name("accumulate", 2)
 
 

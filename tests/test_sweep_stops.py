@@ -24,7 +24,10 @@ from lab.sweeps.record import SWEEP_RECORD
 from tests.run_processes import REPO, _default_interrupt
 from tests.sweep_fixtures import write_sweep
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux signals")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux signals"),
+    pytest.mark.slow,  # whole sweeps: make test-fast skips this file
+]
 
 # Cells of some 10-30 s on a busy 2-core machine (4 million draws a generation), committed
 # every 10 generations, so a stop finds them mid-run wherever it lands.

@@ -59,6 +59,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_cells_run_two_at_a_time_equal_the_runs_made_one_by_one(two_at_a_time, one_by_one):
     cells = _record(two_at_a_time)["cells"]
     assert [cell["name"] for cell in cells] == list(one_by_one)
@@ -98,6 +99,7 @@ def _assert_rows_match(rows: list[dict[str, str]], expected: dict[tuple[int, str
             assert float(row[name]) == pytest.approx(value, rel=1e-5, abs=1e-9), (key, name)
 
 
+@pytest.mark.slow
 def test_intervals_equal_scipy_t_intervals_from_the_cells_metrics(two_at_a_time, tmp_path):
     out = tmp_path / "compare"
     assert main(["compare", str(two_at_a_time), "--out", str(out)]) == 0
@@ -132,6 +134,7 @@ def test_intervals_equal_scipy_t_intervals_from_the_cells_metrics(two_at_a_time,
         assert (out / "plots" / f"{metric}.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_group_of_one_seed_shows_no_interval(two_at_a_time, tmp_path):
     runs = [two_at_a_time / cell_name("replace", 0)]
     runs += [two_at_a_time / cell_name("accumulate", seed) for seed in AXES["seed"]]
@@ -146,6 +149,7 @@ def test_a_group_of_one_seed_shows_no_interval(two_at_a_time, tmp_path):
     assert all(r["seeds"] == "1" and r["low"] == "" for r in _csv(tmp_path / "differences.csv"))
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_run_again_ends_identical(one_by_one, tmp_path):
     path = write_sweep(tmp_path, axes={"regime": ["replace"], "seed": AXES["seed"]})
     replaced = {name: files for name, files in one_by_one.items() if "replace" in name}
@@ -176,6 +180,7 @@ def test_a_killed_sweep_run_again_ends_identical(one_by_one, tmp_path):
         assert outputs(folder / name) == expected, name
 
 
+@pytest.mark.slow
 def test_a_failing_cell_does_not_stop_the_others(tmp_path, capsys):
     path = write_sweep(tmp_path, axes={"seed": [0, 1]})
     folder = tmp_path / "sweep"
@@ -237,6 +242,7 @@ def test_each_local_cell_gets_a_card_of_its_own_on_a_box_with_four(tmp_path, mon
     assert local_executor(3).environments() == [{}, {}, {}]  # no cards: nothing pinned
 
 
+@pytest.mark.slow
 def test_cell_names_and_overrides_follow_the_axes(tmp_path, cache_dir):
     base = tmp_path / "tiny.yaml"
     base.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache_dir)}))

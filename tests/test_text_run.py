@@ -20,6 +20,8 @@ from lab.errors import ConfigError
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from tests.run_processes import launch_run
 
+pytestmark = pytest.mark.slow  # whole loops: make test-fast skips this file
+
 LENGTH, PROMPT, SAMPLES, SHOWN = 32, 16, 48, 2
 TINY_TEXT = {
     "name": "tiny_text",

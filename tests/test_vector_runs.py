@@ -97,6 +97,7 @@ DRIFT_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("samples", "estimator", "dim", "chains", "checked", "wrong"), DRIFT_CASES)
 def test_log_variance_drifts_as_theory_says(
     tmp_path, samples, estimator, dim, chains, checked, wrong
@@ -122,6 +123,7 @@ def test_log_variance_drifts_as_theory_says(
         assert off.max() > TOLERANCE, f"this run cannot tell {alternative} from the truth"
 
 
+@pytest.mark.slow
 def test_sampling_temperature_adds_its_drift_from_generation_1(tmp_path) -> None:
     """Samples drawn at temperature t scale every refit after generation 0 (which fits real
     data) by t^2: 2 log t more drift per generation."""
@@ -147,6 +149,7 @@ def test_sampling_temperature_adds_its_drift_from_generation_1(tmp_path) -> None
         assert (np.abs(simulated - wrong) / error).max() > TOLERANCE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["unbiased", "mle"])
 def test_accumulate_keeps_the_variance_and_replace_loses_it(tmp_path, estimator) -> None:
     samples, generations = 10, 50
@@ -195,6 +198,7 @@ def mixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_mixture_components_shrink_under_replace_and_not_under_accumulate(mixtures) -> None:
     for regime, run_dir in mixtures.items():
         for component in (0, 1):
@@ -210,6 +214,7 @@ def test_mixture_components_shrink_under_replace_and_not_under_accumulate(mixtur
     assert distance["replace"] > 3 * distance["accumulate"]
 
 
+@pytest.mark.slow
 def test_mixture_report_draws_the_density_at_the_asked_generations(mixtures) -> None:
     run_dir = mixtures["replace"]
     page = (run_dir / "report.html").read_text()
@@ -227,6 +232,7 @@ def test_chains_report_has_the_theory_curve(tmp_path) -> None:
     assert 'src="plots/vector_theory.png"' in page and 'src="plots/vector_chains.png"' in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("base", "roles"), [(CHAINS, ["fits"]), (MIXTURE, ["fits", "samples"])])
 def test_same_config_and_seed_give_identical_bytes(tmp_path, base, roles) -> None:
     changes = {"generations": 40, "model": {"commit_every": 16}}
@@ -279,6 +285,7 @@ class _Stop(KeyboardInterrupt):
     """Raised at a fault point: the run records it and stops, as it would on Ctrl-C."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("base", "regime", "stop_at"),
     [
