@@ -86,6 +86,7 @@ def test_tail_and_bulk_equal_a_brute_force_split(k: int, k_density: int) -> None
     expected = _tails_by_brute_force(real.astype(np.float64), fake.astype(np.float64), k, k_density)
     for name, value in expected.items():
         assert ours[name] == pytest.approx(value, abs=1e-12), name
+    # Tail 0.133 (4 of the 30 tail reals) < bulk 0.830 at k=3; 0.267 (8 of 30) < 0.841 at k=4.
     assert 0 < ours["tail_recall"] < ours["bulk_recall"]
 
 
