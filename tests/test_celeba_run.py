@@ -78,12 +78,16 @@ def test_manifest_records_judge_and_real_prevalence(finished) -> None:
     run_dir, _ = finished
     manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
     assert manifest["judge"]["labels"] == "attributes"
-    assert 0.6 <= manifest["judge"]["heldout_accuracy"] <= 1
+    assert 0.6 <= manifest["judge"]["heldout_accuracy"] <= 1  # 0.722 (margin 0.122, seed 0)
     real = manifest["real_labels"]
     assert real["rare_attributes"] == list(RARE) and real["kept_fraction"] == 0.5
     assert set(real["annotated_prevalence"]) == set(ATTRIBUTES)
     # The judge learned what the fixture draws: each visible attribute beats always guessing
-    # the majority answer, and its prevalence on real faces matches the annotations.
+    # the majority answer, and its prevalence on real faces matches the annotations. Measured
+    # (experiment seed 0, fixture seed 0), accuracy against baseline + 0.05: Eyeglasses 1.0
+    # against 0.85, Wearing_Hat 0.967 against 0.85, Blond_Hair 0.967 against 0.75, Smiling
+    # 0.983 against 0.583 (smallest margin 0.117); judged against annotated prevalence: 0.224
+    # and 0.2, 0.166 and 0.2, 0.262 and 0.3, 0.492 and 0.533 (at most 0.041 off of the 0.1).
     for name in VISIBLE:
         baseline = max(real["annotated_prevalence"][name], 1 - real["annotated_prevalence"][name])
         assert real["judge_accuracy"][name] >= baseline + 0.05, name

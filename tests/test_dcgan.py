@@ -32,12 +32,15 @@ def _model(config: DCGANConfig = CONFIG) -> DCGAN:
 
 
 def test_architecture_and_initialisation_follow_the_paper() -> None:
+    torch.manual_seed(0)  # the initial weights the statistics below are measured on
     model = build_from_section(DCGANConfig(), image_shape=(3, 64, 64), lr=2e-4)
     convs = [m for m in model.generator if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [c.out_channels for c in convs] == [512, 256, 128, 64, 3]
     disc = [m for m in model.discriminator if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in disc] == [64, 128, 256, 512, 1]
     weights = torch.cat([c.weight.detach().flatten() for c in convs + disc])
+    # Seed 0, 6.3M weights: mean -1.6e-5 (60x under 1e-3), std 0.020008 (0.04% off 0.02,
+    # inside the 2% allowed).
     assert abs(float(weights.mean())) < 1e-3
     assert float(weights.std()) == pytest.approx(0.02, rel=0.02)
     g_opt, d_opt = model.configure_optimizers()

@@ -18,6 +18,8 @@ def test_judge_reaches_threshold_on_mnist5k_heldout(write_config) -> None:
     real = config.data.load()
     plan = plan_device("cpu", "32-true", deterministic=True)
     judge, accuracy = load_or_train_judge(config, real, plan)
+    # Passes with 0.966 against 0.95 (margin 0.016, 16 of the 1,000 held-out digits; seed 7).
+    # Thin, but where this judge sits: seeds 1 to 4 train it to 0.965, 0.968, 0.973, 0.974.
     assert accuracy >= config.judge.min_accuracy
     labels = predict_labels(judge, real.heldout.images, plan, batch_size=256)
     assert float((labels == real.heldout.labels).double().mean()) == pytest.approx(accuracy)

@@ -169,6 +169,6 @@ def test_a_generation_starts_from_fresh_or_from_the_previous_weights(
     ]
     largest = max((weights[1][name] - weights[0][name]).abs().max() for name in weights[0])
     if init_from == "previous":
-        assert largest < 1e-6
+        assert largest < 1e-6  # 1.8e-12 here
     else:
-        assert largest > 1e-2
+        assert largest > 1e-2  # 0.69 here (69 times the line)

@@ -41,8 +41,10 @@ TINY_GAN = {
     "data": {"name": "mnist5k", "pad_to": SIDE},
     "model": {"kind": "dcgan", "latent_dim": 16, "generator_width": 8, "discriminator_width": 8},
     "train": {"max_steps": 10, "batch_size": 32, "lr": 0.0002},
-    # Two epochs of the judge reach ~0.97 on padded digits; the run checks it.
-    "judge": {"max_epochs": 2, "min_accuracy": 0.9},
+    # Two epochs of the judge reach 0.91 on padded digits (seed 7, one thread), which the run
+    # checks: 0.9 was 0.01 under it, so the line is 0.8 (margin 0.11). This test checks the
+    # path, not the judge; min_accuracy is not in the judge's cache key.
+    "judge": {"max_epochs": 2, "min_accuracy": 0.8},
 }
 
 
@@ -169,7 +171,7 @@ def test_a_dcgan_run_on_padded_digits_writes_every_file_and_class_column(gan_run
             assert stored["images"].shape == (SAMPLES, 1, SIDE, SIDE)
             assert stored["labels"].shape == (SAMPLES,)
     manifest = json.loads((gan_run / MANIFEST_FILE).read_text())
-    assert manifest["judge"]["heldout_accuracy"] >= TINY_GAN["judge"]["min_accuracy"]
+    assert manifest["judge"]["heldout_accuracy"] >= TINY_GAN["judge"]["min_accuracy"]  # 0.91
     assert [g["status"] for g in manifest["generations"]] == ["complete"] * GENERATIONS
     assert yaml.safe_load((gan_run / "config.yaml").read_text())["data"]["pad_to"] == SIDE
 

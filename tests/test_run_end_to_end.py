@@ -70,6 +70,8 @@ def test_outputs_of_every_generation(finished) -> None:
             assert stored["images"].shape == (SAMPLES, 1, 28, 28)
             assert stored["labels"].shape == (SAMPLES,)
     manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+    # The session's judge (seed 7): 0.966 against 0.95, margin 0.016 (16 of 1,000 digits);
+    # seeds 1 to 4 give 0.965 to 0.974 (see test_judge_reaches_threshold_on_mnist5k_heldout).
     assert manifest["judge"]["heldout_accuracy"] >= 0.95
     assert [g["status"] for g in manifest["generations"]] == ["complete"] * GENERATIONS
     assert (run_dir / "config.yaml").is_file()
@@ -87,7 +89,7 @@ def test_grid_noise_is_fixed_across_generations(finished) -> None:
 def test_collapse_shows_in_fid(finished) -> None:
     _, run_dir = finished
     fids = [float(r["fid"]) for r in _rows(run_dir)]
-    assert fids[-1] > fids[0]
+    assert fids[-1] > fids[0]  # 973.0 > 875.0 with seed 7 (11% apart; generation 1: 946.7)
 
 
 def test_running_again_changes_nothing(finished, capsys) -> None:

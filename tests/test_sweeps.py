@@ -127,7 +127,8 @@ def test_intervals_equal_scipy_t_intervals_from_the_cells_metrics(two_at_a_time,
     _assert_rows_match(differences, paired)
     # Same seed, same generation 0: the paired difference there is exactly nothing.
     assert paired[0, "mean_log_variance"] == (0.0, 0.0, 0.0)
-    # Accumulating keeps the variance: its log variance ends higher on every seed.
+    # Accumulating keeps the variance: its log variance ends higher on every seed (by 1.71,
+    # 1.55, 1.35 on seeds 0, 1, 2); the interval's low end is 1.10, that far above 0.
     last = max(replace[0])
     assert paired[last, "mean_log_variance"][1] > 0
     for metric in ("mean_log_variance", "fraction_collapsed"):

@@ -80,7 +80,8 @@ def test_perplexity_is_exp_of_the_mean_byte_cross_entropy(model) -> None:
     )
     each = sequence_perplexities(model, sequences, plan, batch_size=3)
     assert torch.allclose(each, losses.mean(dim=1).exp(), rtol=1e-9)
-    # An untrained model is close to uniform over the 256 byte values.
+    # An untrained model is close to uniform over the 256 byte values: 256.6 here (model seed
+    # 0, bytes seed 6), 56.6 above 200 and 63.4 below 320.
     assert 200 < float(each.mean()) < 320
 
 
