@@ -88,8 +88,10 @@ mnist-dcgan: $(STAMP)
 # The whole suite, one pytest-xdist worker a CPU (one torch thread each), whole test files to a
 # worker so that a file's shared runs are made once; .ci/run calls it. test-fast skips the
 # tests marked slow (trained models, whole loops) for the edit-test loop. README, "Tests".
+# TEST_ARGS passes more, e.g. make test TEST_ARGS="--durations=40" or TEST_ARGS="-k sweep".
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+TEST_ARGS    ?=
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(TEST_ARGS)
 
 test: $(STAMP)
 	$(PYTEST)
