@@ -10,10 +10,9 @@ the same every generation.
 
 Text is cut into the model's tokens (lab/domains/text/tokens.py): bytes, or a pretrained
 model's own tokenizer's ids. Files of generation NNN: samples/gen_NNN.npz (the continuations
-as token `sequences` [N, L] (uint8 bytes, or int32 ids),
-each one's perplexity under generation 0's model, the shown prompts and their
-continuations), samples/gen_NNN.txt (the shown prompts and continuations, readable),
-checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
+as `sequences` [N, L] of tokens, uint8 bytes or int32 ids; each one's perplexity under
+generation 0's model; the shown prompts and their continuations), samples/gen_NNN.txt (the
+shown prompts and continuations, readable), checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
 """
 
 from __future__ import annotations
