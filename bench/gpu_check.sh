@@ -104,6 +104,7 @@ work = Path(sys.argv[1])
 config = yaml.safe_load(Path("experiments/demo_text.yaml").read_text())
 config["model"] = {"kind": "hf_causal_lm", "pretrained": str(work / "tiny_opt")}
 config["generations"] = 2
+config["samples_per_generation"] = 1600  # of the 1,630 sequences of 128 tiny-BPE tokens
 config["sampling"] = {"batch_size": 500, "beams": 5, "repetition_penalty": 3.0}
 (work / "demo_text_opt.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 EOF' "$python" "$work" "${hf_set[@]}"
