@@ -89,6 +89,8 @@ def test_the_opt_fine_tunes_for_two_generations(finished) -> None:
     assert stored["shown_prompts"].shape == (SHOWN, PROMPT)
     shown = (run_dir / text_files(1)["shown"]).read_text()
     assert "continued by generation 1" in shown and "lighthouse" in shown  # decoded prompts
+    prompt = str(stored["shown_prompts_text"][0])  # the report shows text, not token ids
+    assert prompt.startswith("Document") and prompt in (run_dir / "report.html").read_text()
 
 
 def test_a_kill_during_beam_search_resumes_to_identical_bytes(finished, tmp_path) -> None:

@@ -11,7 +11,8 @@ the same every generation.
 Text is cut into the model's tokens (lab/domains/text/tokens.py): bytes, or a pretrained
 model's own tokenizer's ids. Files of generation NNN: samples/gen_NNN.npz (the continuations
 as `sequences` [N, L] of tokens, uint8 bytes or int32 ids; each one's perplexity under
-generation 0's model; the shown prompts and their continuations), samples/gen_NNN.txt (the
+generation 0's model; the shown prompts and their continuations, and as text too when the
+tokens are not bytes), samples/gen_NNN.txt (the
 shown prompts and continuations, readable), checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
 """
 
@@ -22,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from lab import regimes
-from lab.domains.text.files import text_files
+from lab.domains.text.files import SHOWN_PROMPTS_TEXT, SHOWN_TEXT, text_files
 from lab.domains.text.measure import TextMeasure
 from lab.domains.text.sequences import load_real_text
 from lab.domains.text.settings import TextExperiment
@@ -177,6 +179,9 @@ class TextDomain(TrainedDomain):
         }
         prompts = [self.tokens.decode(row) for row in real.shown_prompts.tolist()]
         continued = [self.tokens.decode(row) for row in drawn.shown.tolist()]
+        if self.tokens.dtype != torch.uint8:  # ids the report cannot read without the tokenizer
+            arrays[SHOWN_PROMPTS_TEXT] = np.array(prompts, dtype=np.str_)
+            arrays[SHOWN_TEXT] = np.array(continued, dtype=np.str_)
         files = {
             "samples": encode_npz(arrays),
             "shown": shown_text(prompts, continued, generation).encode(),
