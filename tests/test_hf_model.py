@@ -16,7 +16,7 @@ import yaml
 from safetensors.torch import load_file
 
 from lab.cli import main
-from lab.config import load_config
+from lab.config import config_from_dict, load_config
 from lab.domains.text.files import text_files
 from lab.errors import ConfigError
 from lab.generators.build import read_checkpoint
@@ -163,6 +163,18 @@ def test_demo_text_with_only_its_model_section_replaced(tmp_path, tiny_opt, caps
     error = capsys.readouterr().err
     assert "'samples_per_generation' is 2900" in error and "128 tokens; lower it" in error
     assert not (tmp_path / "run" / "config.yaml").exists()  # the folder was not bound
+
+
+def test_a_finished_runs_config_reads_back_after_its_model_folder_moved(finished, tmp_path) -> None:
+    """The folder is checked when an experiment file loads, not when a run is read back
+    (status, report, compare), so a run still reports after its model moved."""
+    _, run_dir = finished
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    stored["model"]["pretrained"] = str(tmp_path / "moved")
+    assert config_from_dict(stored).model.pretrained == str(tmp_path / "moved")
+    (tmp_path / "moved.yaml").write_text(yaml.safe_dump(stored))
+    with pytest.raises(ConfigError, match="no such folder"):
+        load_config(tmp_path / "moved.yaml")
 
 
 def test_a_hub_id_that_cannot_be_downloaded_is_one_sentence() -> None:

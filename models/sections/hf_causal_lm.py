@@ -23,7 +23,9 @@ class HFCausalLMConfig:
     # It has pretrained weights: train.init_from may be (and by default is) pretrained.
     PRETRAINED_WEIGHTS: ClassVar[bool] = True
 
-    def check(self, prefix: str) -> None:
+    def check_available(self, prefix: str) -> None:
+        """A folder save_pretrained did not write, or a hub id missing offline, is refused
+        when an experiment file loads (lab/config.py), not when a finished run is read."""
         found = problem(self.pretrained)
         if found is not None:
             raise SchemaError(f"{prefix}.pretrained", found)
