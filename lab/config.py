@@ -34,6 +34,10 @@ DATA_KEY, DATA_NAME_KEY, MODEL_KIND_KEY = "data", "name", "kind"
 # A folder holding one of these is a repository: the folder an experiment file's relative
 # cache_dir is relative to (experiments/ and cache/ sit side by side in it).
 REPOSITORY_MARKERS = (".git", "pyproject.toml")
+# A model section's check that what it names can be had (a pretrained model's folder, or its
+# hub id offline), run when an experiment file loads, not when a run's stored config is read
+# back, so a finished run still reports after its model folder moved.
+AVAILABILITY_CHECK = "check_available"
 
 
 def load_config(
@@ -41,7 +45,8 @@ def load_config(
 ) -> ExperimentConfig:
     """Load, override and validate an experiment file; any problem is one ConfigError sentence
     naming the file (or the --set) the offending key came from. A model named by
-    `class_path` is imported (from PYTHONPATH, else the file's own folder) and checked, unless
+    `class_path` is imported (from PYTHONPATH, else the file's own folder) and checked, and
+    what a model section names is checked to be there (its `check_available`), unless
     `import_model` is false (e.g. a run's config.yaml read only for its data and judge)."""
     path = Path(path)
     raw, origins = read_experiment(path)
@@ -50,6 +55,9 @@ def load_config(
         set_dotted(raw, key, value, parsed)
     try:
         config = build_experiment(raw)
+        available = getattr(config.model, AVAILABILITY_CHECK, None)
+        if import_model and callable(available):
+            available("model")
         if import_model and getattr(config.model, "class_path", None):
             from lab.generators.contract import check_model
 

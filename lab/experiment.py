@@ -45,10 +45,13 @@ class TrainConfig:
     # (e.g. a GAN's losses turned NaN): record it and go on, or record it and stop the run.
     on_divergence: Literal["continue", "stop"] = "continue"
     # Where each generation's weights start: scratch (fresh weights, seeded from the
-    # generation) or previous (generation g-1's trained weights, fine-tuned further, as
-    # Bertrand et al. 2024 do). Generation 0 always starts from scratch.
-    init_from: Literal["scratch", "previous"] = field(
-        default="scratch", metadata=omitted_at_default()
+    # generation), previous (generation g-1's trained weights, fine-tuned further, as
+    # Bertrand et al. 2024 do; generation 0 starts as pretrained, or else scratch, would), or
+    # pretrained (the model's pretrained weights every generation, as the Nature paper
+    # fine-tunes OPT-125m; for a model that has them). Unset: pretrained for a model with
+    # pretrained weights (its constructor takes `from_pretrained`), scratch for any other.
+    init_from: Literal["scratch", "previous", "pretrained"] | None = field(
+        default=None, metadata=omitted_at_default()
     )
 
     def check(self, prefix: str) -> None:
@@ -178,7 +181,20 @@ class ExperimentConfig:
             raise SchemaError(
                 f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
             )
+        self._check_pretrained()
         self.check_experiment()
+
+    def _check_pretrained(self) -> None:
+        """init_from: pretrained needs a model with pretrained weights: a `kind` section says
+        so (PRETRAINED_WEIGHTS); a class_path model is asked when it is imported."""
+        if self.train is None or self.train.init_from != PRETRAINED:
+            return
+        if hasattr(self.model, "kind") and not getattr(self.model, PRETRAINED_WEIGHTS, False):
+            raise SchemaError(
+                "train.init_from",
+                f"is 'pretrained', but model.kind {self.model.kind!r} has no pretrained "
+                "weights; use scratch or previous, or a model that has them (docs/models.md)",
+            )
 
     def check_experiment(self) -> None:
         """The domain's rules across sections; raises SchemaError naming the key."""
@@ -190,7 +206,7 @@ class ExperimentConfig:
     def model_inputs(self) -> Mapping[str, str]:
         """The keywords the lab passes to a model's constructor where it declares them, and
         what each holds; a domain adds the data's shape."""
-        return {LEARNING_RATE: "train.lr"}
+        return {LEARNING_RATE: "train.lr", FROM_PRETRAINED: "train.init_from"}
 
     def sampling_biases(self) -> dict[str, Any]:
         """The biases this config asks of the model's `sample` (keyword -> value); a model
@@ -276,6 +292,14 @@ def without_retired(raw: Mapping[str, Any], retired: Mapping[str, tuple[str, ...
 
 # The keyword by which a model's constructor gets train.lr, where it declares it.
 LEARNING_RATE = "lr"
+# The keyword by which a model with pretrained weights is told to start from them (True:
+# train.init_from pretrained or previous) or from fresh weights (False: scratch); declaring
+# it is how a model says it has pretrained weights.
+FROM_PRETRAINED = "from_pretrained"
+# train.init_from's values.
+SCRATCH, PREVIOUS, PRETRAINED = "scratch", "previous", "pretrained"
+# What a `kind` section's class says when its model has pretrained weights.
+PRETRAINED_WEIGHTS = "PRETRAINED_WEIGHTS"
 
 # Sections that watch a run without changing its numbers: editing them (e.g. tightening a
 # check threshold) must not stop an existing run directory from resuming. cache_dir is one

@@ -9,10 +9,13 @@ most L - 1 bytes at once: it trains on predicting bytes 1..L-1 of each sequence 
 before.
 
 `sample` continues prompts with one uniform number per new byte, drawn on the CPU from the
-caller's generator before anything runs, so the random draws of a generation do not depend on
-its batch size or device and a redone generation writes the same text. Sampling bias is
+caller's generator before anything runs (models/decoding.py), so the random draws of a
+generation do not depend on its batch size or device and a redone generation writes the
+same text. Sampling bias is
 `temperature` (1.0 unbiased; below 1 sharpens the distribution of the next byte towards its
-mode), the same knob as for the image models.
+mode), the same knob as for the image models. The Nature paper's decoding is beam search
+with a repetition penalty (models/decoding.py, with the semantics of Hugging Face's
+`generate`): `beams` > 1, over the same key/value cache.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from models.decoding import beam_search, draw, penalise, seen_tokens
 from models.epoch_means import EpochMeans
 
 MLP_RATIO = 4
@@ -232,11 +236,14 @@ class GPT(L.LightningModule):
         generator: torch.Generator,
         batch_size: int = 1000,
         temperature: float = 1.0,
+        beams: int = 1,
+        repetition_penalty: float = 1.0,
         label: str | None = None,
     ) -> torch.Tensor:
         """Continue each prompt (uint8 [n, P]) by `length` bytes: uint8 [n, length] on the
         CPU, in eval mode, `batch_size` prompts at a time (with a progress bar named `label`
-        when one is given and stderr is a terminal)."""
+        when one is given and stderr is a terminal). `beams` above 1: the best of that many
+        beams (models/decoding.py), which draws nothing from `generator`."""
         self.eval()
         uniforms = torch.rand((len(prompts), length), generator=generator, dtype=torch.float64)
         batches = zip(prompts.split(batch_size), uniforms.split(batch_size), strict=True)
@@ -248,35 +255,70 @@ class GPT(L.LightningModule):
             leave=False,
             disable=None if label else True,
         )
-        parts = [
-            self._continue(chunk.to(self.device), draws.to(self.device), temperature).cpu()
-            for chunk, draws in shown
-        ]
+        parts = []
+        for chunk, draws in shown:
+            chunk = chunk.to(self.device)
+            if beams > 1:
+                window = _Window(self.network)
+                written = beam_search(window, chunk, length, beams, repetition_penalty)
+            else:
+                written = self._continue(
+                    chunk, draws.to(self.device), temperature, repetition_penalty
+                )
+            parts.append(written.to(torch.uint8).cpu())
         return torch.cat(parts)
 
     def _continue(
-        self, prompts: torch.Tensor, uniforms: torch.Tensor, temperature: float
+        self,
+        prompts: torch.Tensor,
+        uniforms: torch.Tensor,
+        temperature: float,
+        repetition_penalty: float,
     ) -> torch.Tensor:
-        """One batch of continuations: the window of bytes in the cache grows one byte at a
-        time; once full, it keeps its newest KEPT_CONTEXT_SHARE and is encoded afresh."""
-        caches = [LayerCache() for _ in self.network.blocks]
-        window = prompts[:, -self.context :].long()
-        logits = self.network.decode(window, caches, 0)
-        kept = max(1, int(self.context * KEPT_CONTEXT_SHARE))
+        """One batch of sampled continuations, one uniform number per byte."""
+        window = _Window(self.network)
+        logits = window.start(prompts.long())
+        seen = seen_tokens(prompts, logits.shape[-1])
         length = uniforms.shape[1]
         written = torch.empty(uniforms.shape, dtype=torch.uint8, device=prompts.device)
         for step in range(length):
-            byte = _draw(logits[:, -1], uniforms[:, step], temperature)
+            scores = penalise(logits, seen, repetition_penalty)
+            byte = draw(scores, uniforms[:, step], temperature)
             written[:, step] = byte
-            if step + 1 == length:
-                break
-            if window.shape[1] < self.context:
-                logits = self.network.decode(byte[:, None], caches, window.shape[1])
-                window = torch.cat([window, byte[:, None]], dim=1)
-            else:
-                window = torch.cat([window, byte[:, None]], dim=1)[:, -kept:]
-                logits = self.network.decode(window, caches, 0)
+            seen[torch.arange(len(byte), device=byte.device), byte] = True
+            if step + 1 < length:
+                logits = window.advance(byte, None)
         return written
+
+
+class _Window:
+    """The bytes the network sees while decoding (models/decoding.py's Decoder): the window of
+    bytes in the cache grows one byte at a time; once full, it keeps its newest
+    KEPT_CONTEXT_SHARE and is encoded afresh."""
+
+    def __init__(self, network: Transformer) -> None:
+        self.network = network
+        self.caches = [LayerCache() for _ in network.blocks]
+        self.kept = max(1, int(network.context * KEPT_CONTEXT_SHARE))
+        self.window: torch.Tensor
+
+    def start(self, prompts: torch.Tensor) -> torch.Tensor:
+        self.window = prompts[:, -self.network.context :].long()
+        return self.network.decode(self.window, self.caches, 0)[:, -1]
+
+    def advance(self, tokens: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
+        if order is not None:
+            self.window = self.window[order]
+            for cache in self.caches:
+                cache.keys, cache.values = cache.keys[order], cache.values[order]
+        new = tokens.long().unsqueeze(1)
+        if self.window.shape[1] < self.network.context:
+            logits = self.network.decode(new, self.caches, self.window.shape[1])
+            self.window = torch.cat([self.window, new], dim=1)
+        else:
+            self.window = torch.cat([self.window, new], dim=1)[:, -self.kept :]
+            logits = self.network.decode(self.window, self.caches, 0)
+        return logits[:, -1]
 
 
 def _lr_factor(step: int, schedule: Schedule, total: int) -> float:
@@ -293,12 +335,3 @@ def _lr_factor(step: int, schedule: Schedule, total: int) -> float:
 def _decays(name: str, parameter: nn.Parameter) -> bool:
     """Weight decay applies to the matrices of the linear layers and the byte embedding."""
     return parameter.dim() == 2 and not name.startswith("positions")
-
-
-def _draw(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The next byte of each row by inverse-CDF sampling from softmax(logits / temperature):
-    the first byte whose cumulative probability exceeds the row's uniform number."""
-    cumulative = torch.softmax(logits.float() / temperature, dim=-1).cumsum(dim=-1)
-    targets = (uniforms.to(cumulative.dtype) * cumulative[:, -1]).unsqueeze(1)
-    last = logits.shape[-1] - 1
-    return torch.searchsorted(cumulative, targets, right=True).squeeze(1).clamp_(max=last)

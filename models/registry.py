@@ -30,6 +30,11 @@ _MODELS = {
     "vae": _Entry("images", "models.sections.vae.VAEConfig", "models.vae.VAE"),
     "dcgan": _Entry("images", "models.sections.dcgan.DCGANConfig", "models.dcgan.DCGAN"),
     "gpt": _Entry("text", "models.sections.gpt.GPTConfig", "models.gpt.GPT"),
+    "hf_causal_lm": _Entry(
+        "text",
+        "models.sections.hf_causal_lm.HFCausalLMConfig",
+        "models.hf_causal_lm.HFCausalLM",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny mnist5k experiment and one judge cache for the whole session.
+"""Shared fixtures: a tiny mnist5k experiment, one judge cache and one tiny pretrained OPT
+folder for the whole session.
 
 Under pytest-xdist (`make test`), each worker is one process on one core: torch and the
 `collapse-lab` processes the tests start keep to one thread, so two workers share two cores
@@ -45,6 +46,15 @@ SMALL_CHAINS_EXPERIMENT = {
     "data": {"name": "gaussian"},
     "model": {"kind": "gaussian", "chains": 10, "commit_every": 3},
 }
+
+
+@pytest.fixture(scope="session")
+def tiny_opt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny OPT and its BPE tokenizer in a save_pretrained folder, written once per session
+    (tests/hf_fixtures.py): what `model.pretrained` names in the tests, with no hub."""
+    from tests.hf_fixtures import write_tiny_opt
+
+    return write_tiny_opt(tmp_path_factory.mktemp("tiny_opt"))
 
 
 @pytest.fixture(scope="session")

@@ -681,6 +681,43 @@ def sequence_beyond_the_text(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {**_TINY_TEXT, "data": data})
 
 
+def _pretrained_text(tmp: Path, pretrained: str, **changes: object) -> list[str]:
+    return _run(
+        tmp, {**_TINY_TEXT, "model": {"kind": "hf_causal_lm", "pretrained": pretrained}, **changes}
+    )
+
+
+def pretrained_folder_missing(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _pretrained_text(tmp, str(tmp / "opt"))
+
+
+def pretrained_folder_malformed(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    (tmp / "opt").mkdir()
+    (tmp / "opt" / "config.json").write_text('{"model_type": "opt"}')
+    return _pretrained_text(tmp, str(tmp / "opt"))
+
+
+def pretrained_offline(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp / "hub"))
+    return _pretrained_text(tmp, "facebook/opt-125m")
+
+
+def prompt_beyond_positions(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    from tests.hf_fixtures import POSITIONS, write_tiny_opt
+
+    data = {"name": "pydoc", "sequence_length": POSITIONS, "prompt_length": 16}
+    return _pretrained_text(tmp, str(write_tiny_opt(tmp / "opt")), data=data)
+
+
+def pretrained_init_without_weights(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {**_TINY_TEXT, "train": {**_TINY_TEXT["train"], "init_from": "pretrained"}})
+
+
+def beams_with_temperature(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {**_TINY_TEXT, "sampling": {"beams": 5, "temperature": 0.7}})
+
+
 def changed_real_text(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     from tests.text_fixtures import write_text_files
 
@@ -956,6 +993,36 @@ CASES = {
         "compare --out inside a run folder",
         compare_out_in_a_run,
         ("--out '<tmp>/run/comparison'", "run directory '<tmp>/run'"),
+    ),
+    "pretrained-folder-missing": Case(
+        "model.pretrained a folder that is not there",
+        pretrained_folder_missing,
+        ("model.pretrained", "'<tmp>/opt'", "no such folder", "save_pretrained"),
+    ),
+    "pretrained-folder-malformed": Case(
+        "model.pretrained a folder save_pretrained did not write",
+        pretrained_folder_malformed,
+        ("model.pretrained", "model.safetensors", "tokenizer.json", "save_pretrained(folder)"),
+    ),
+    "pretrained-offline": Case(
+        "model.pretrained a hub id missing from the cache, offline",
+        pretrained_offline,
+        ("'facebook/opt-125m'", "HF_HUB_OFFLINE", "HF_HOME", "save_pretrained"),
+    ),
+    "prompt-beyond-positions": Case(
+        "prompt and continuation longer than a pretrained model reads",
+        prompt_beyond_positions,
+        ("data.prompt_length", "data.sequence_length", "272 tokens", "256 positions"),
+    ),
+    "pretrained-init-without-weights": Case(
+        "train.init_from pretrained for a model without pretrained weights",
+        pretrained_init_without_weights,
+        ("train.init_from", "'gpt'", "scratch or previous"),
+    ),
+    "beams-with-temperature": Case(
+        "sampling.temperature with beam search",
+        beams_with_temperature,
+        ("sampling.temperature", "sampling.beams is 5", "draws nothing"),
     ),
 }
 

@@ -4,6 +4,7 @@ said when they are missing, unreadable or too small."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,7 +27,8 @@ def _config(write_config, data: dict, **changes):
 
 
 def test_cut_drops_the_incomplete_end() -> None:
-    assert cut(b"abcdefgh", 3).tolist() == [list(b"abc"), list(b"def")]
+    ids = np.frombuffer(b"abcdefgh", dtype=np.uint8)
+    assert cut(ids, 3).tolist() == [list(b"abc"), list(b"def")]
 
 
 def test_documents_are_held_out_whole_until_the_fraction_is_reached() -> None:
@@ -65,7 +67,7 @@ def test_wikitext_reads_the_train_file_and_holds_out_the_test_file(tmp_path, wri
     assert real.available == len(train_text) // 128
     for row in real.train:  # each training sequence is a piece of the training file
         assert bytes(row.numpy()) in train_text
-    assert torch.equal(real.heldout, cut(test_text, 128))
+    assert torch.equal(real.heldout, cut(np.frombuffer(test_text, dtype=np.uint8), 128))
     for prompt in real.shown_prompts:  # shown prompts start a line of held-out text
         text = bytes(prompt.numpy())
         assert text in test_text and text[:1].isupper()

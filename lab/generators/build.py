@@ -54,11 +54,16 @@ def call_sample(model: torch.nn.Module, positional: Sequence[Any], knobs: Mappin
 
 
 def check_drawn(
-    model: torch.nn.Module, drawn: Any, shape: tuple[int, ...], call: str, wanted: str
+    model: torch.nn.Module,
+    drawn: Any,
+    shape: tuple[int, ...],
+    call: str,
+    wanted: str,
+    dtype: torch.dtype = torch.uint8,
 ) -> torch.Tensor:
-    """`drawn` if it is a uint8 tensor of `shape`; else a ModelContractError naming the class,
-    the call and what it returned (`wanted` says what it should)."""
-    if isinstance(drawn, torch.Tensor) and drawn.dtype == torch.uint8 and drawn.shape == shape:
+    """`drawn` if it is a tensor of `dtype` and `shape`; else a ModelContractError naming the
+    class, the call and what it returned (`wanted` says what it should)."""
+    if isinstance(drawn, torch.Tensor) and drawn.dtype == dtype and drawn.shape == shape:
         return drawn
     if isinstance(drawn, torch.Tensor):
         got = f"{str(drawn.dtype).removeprefix('torch.')} [{', '.join(map(str, drawn.shape))}]"
@@ -66,8 +71,8 @@ def check_drawn(
         got = f"a {type(drawn).__name__}"
     name = f"{type(model).__module__}.{type(model).__qualname__}"
     raise ModelContractError(
-        f"{name}.{call} returned {got}; it must return {wanted}, uint8 "
-        f"[{', '.join(map(str, shape))}] (docs/models.md)"
+        f"{name}.{call} returned {got}; it must return {wanted}, "
+        f"{str(dtype).removeprefix('torch.')} [{', '.join(map(str, shape))}] (docs/models.md)"
     )
 
 

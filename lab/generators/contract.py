@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import ModelContractError
+from lab.experiment import FROM_PRETRAINED, PRETRAINED
 from lab.generators.recipe import Recipe, recipe_of
 from lab.generators.section import CLASS_PATH_KEY
 from lab.schema import SchemaError
@@ -38,6 +39,7 @@ def check_model(config: ExperimentConfig, search: Sequence[Path] = ()) -> type:
     _check_is_module(cls, recipe)
     check_arguments(cls, recipe, config.model_inputs())
     _check_sample(cls, recipe, config.sampling_biases())
+    _check_pretrained(cls, recipe, config)
     try:
         config.check_model_class(cls)
     except SchemaError as err:
@@ -183,6 +185,19 @@ def _check_sample(cls: type, recipe: Recipe, biases: Mapping[str, Any]) -> None:
                 "the keyword to sample",
                 f"sampling.{name}",
             )
+
+
+def _check_pretrained(cls: type, recipe: Recipe, config: ExperimentConfig) -> None:
+    train = config.train
+    if train is None or train.init_from != PRETRAINED:
+        return
+    if FROM_PRETRAINED not in declared_keywords(cls.__init__):
+        raise ModelContractError(
+            f"key 'train.init_from' is 'pretrained', but {recipe.class_path} has no "
+            f"pretrained weights (its constructor takes no {FROM_PRETRAINED!r} keyword); use "
+            "scratch or previous, or declare the keyword and load them when it is True",
+            "train.init_from",
+        )
 
 
 def declared_keywords(function: Callable[..., Any]) -> set[str]:

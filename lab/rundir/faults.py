@@ -2,8 +2,9 @@
 
 `COLLAPSE_LAB_KILL_AT=<point>` makes the process send itself SIGKILL when it reaches that
 point, the way the OOM killer or a preempted node would stop it: no cleanup, no atexit.
-Points are named like `trained:1`, `wrote:samples/gen_001.npz` or, inside training,
-`step:<label>:<n>`, so a test can stop a run exactly between two writes.
+Points are named like `trained:1`, `wrote:samples/gen_001.npz`, inside training
+`step:<label>:<n>`, or in a text generation's sampling `continued:<generation>` (after the
+samples, before the shown prompts), so a test can stop a run exactly between two writes.
 `COLLAPSE_LAB_KILL_SIGNAL=TERM` sends SIGTERM instead (a scheduler's polite stop).
 Unset, this costs one dict lookup.
 """

@@ -31,9 +31,16 @@ from lab import regimes
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
 from lab.errors import DataError
-from lab.experiment import LEARNING_RATE, ExperimentConfig
+from lab.experiment import (
+    FROM_PRETRAINED,
+    LEARNING_RATE,
+    PRETRAINED,
+    PREVIOUS,
+    SCRATCH,
+    ExperimentConfig,
+)
 from lab.generators.build import build_model, checkpoint_bytes, read_checkpoint
-from lab.generators.contract import check_model
+from lab.generators.contract import check_model, declared_keywords, import_class
 from lab.generators.recipe import recipe_of
 from lab.memory import refuse_if_too_large
 from lab.rundir import faults
@@ -59,8 +66,6 @@ SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
 # The manifest's record of the real data a run was made with, checked on every resume.
 REAL_DATA, SHA256 = "real_data", "sha256"
 FLOAT32_BYTES = 4
-# train.init_from's value for a generation that fine-tunes the one before it.
-PREVIOUS = "previous"
 # Items an untrained model draws before anything is bound, to check what `sample` returns.
 PROBE_ITEMS = 2
 PROBE_SEED = 0
@@ -187,13 +192,14 @@ class TrainedDomain(ABC):
         nothing; a model from outside the lab that cannot be built there is not counted)."""
         config, shape = self.config, tuple(self.real_items.shape[1:])
         real, samples = len(self.real_items), config.samples_per_generation
+        item_bytes = math.prod(shape) * self.real_items.element_size()
         if config.regime == "accumulate":
             largest = real + (config.generations - 1) * samples
             growing = f", the training set growing by them over {config.generations} generations"
         else:
             largest, growing = max(real, samples), ""
         refuse_if_too_large(
-            (largest + samples) * math.prod(shape),
+            (largest + samples) * item_bytes,
             f"key 'samples_per_generation' is {samples}: a generation's samples and training "
             f"set ({'x'.join(map(str, shape))} uint8 {self.ITEMS}{growing})",
             "lower it",
@@ -219,7 +225,20 @@ class TrainedDomain(ABC):
 
     def model_inputs(self) -> dict[str, Any]:
         """What the lab passes a model's constructor, where it declares them."""
-        return {LEARNING_RATE: self.config.train.lr, **self.data_inputs()}
+        return {
+            LEARNING_RATE: self.config.train.lr,
+            FROM_PRETRAINED: self.init_from() != SCRATCH,
+            **self.data_inputs(),
+        }
+
+    def init_from(self) -> str:
+        """Where generations start: train.init_from, or when it is unset, pretrained for a
+        model whose constructor takes `from_pretrained` and scratch for any other."""
+        chosen = self.config.train.init_from
+        if chosen is not None:
+            return chosen
+        declared = declared_keywords(import_class(self.recipe.class_path).__init__)
+        return PRETRAINED if FROM_PRETRAINED in declared else SCRATCH
 
     def block_end(self, generation: int) -> int:
         return generation + 1
@@ -228,8 +247,9 @@ class TrainedDomain(ABC):
         self, run: RunDirectory, generation: int
     ) -> dict[str, torch.Tensor] | None:
         """Generation g-1's trained weights (read through their sha256) when the config says
-        each generation fine-tunes the previous one; None: fresh weights."""
-        if self.config.train.init_from != PREVIOUS or generation == 0:
+        each generation fine-tunes the previous one; None: the weights the model is built
+        with (fresh, or pretrained)."""
+        if self.init_from() != PREVIOUS or generation == 0:
             return None
         relative = self.files(generation - 1)[CHECKPOINT]
         return read_checkpoint(run.read_generation_file(generation - 1, relative)).state_dict

@@ -8,10 +8,12 @@ training sequences; each generation then continues the end of every real trainin
 same held-out prompts are continued by every generation for the report, with noise that is
 the same every generation.
 
-Files of generation NNN: samples/gen_NNN.npz (the continuations as uint8 `sequences` [N, L],
-each one's perplexity under generation 0's model, the shown prompts and their
-continuations), samples/gen_NNN.txt (the shown prompts and continuations, readable),
-checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
+Text is cut into the model's tokens (lab/domains/text/tokens.py): bytes, or a pretrained
+model's own tokenizer's ids. Files of generation NNN: samples/gen_NNN.npz (the continuations
+as `sequences` [N, L] of tokens, uint8 bytes or int32 ids; each one's perplexity under
+generation 0's model; the shown prompts and their continuations, and as text too when the
+tokens are not bytes), samples/gen_NNN.txt (the
+shown prompts and continuations, readable), checkpoints/gen_NNN.pt and provenance/gen_NNN.csv.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from lab import regimes
-from lab.domains.text import words
-from lab.domains.text.files import text_files
+from lab.domains.text.files import SHOWN_PROMPTS_TEXT, SHOWN_TEXT, text_files
 from lab.domains.text.measure import TextMeasure
 from lab.domains.text.sequences import load_real_text
-from lab.domains.text.settings import BYTE_VALUES, TextExperiment
+from lab.domains.text.settings import TextExperiment
+from lab.domains.text.tokens import Tokens, tokens_of
 from lab.generators.build import SavedModel, call_sample, check_drawn, read_checkpoint, rebuild
+from lab.rundir import faults
 from lab.rundir.directory import RunDirectory
 from lab.rundir.storage import decode_npz, encode_npz
 from lab.training.seeding import cpu_generator, derive_seed
@@ -63,7 +67,7 @@ class Written:
 class TextDomain(TrainedDomain):
     setup = "setup (real text)"
     COLUMNS = COLUMNS
-    ITEMS = "byte sequences"
+    ITEMS = "token sequences"
     config: TextExperiment
 
     def __init__(self, config: TextExperiment) -> None:
@@ -73,19 +77,20 @@ class TextDomain(TrainedDomain):
         self._first: torch.nn.Module | None = None
 
     def load_real(self) -> None:
-        self.real = load_real_text(self.config)
+        self.tokens: Tokens = tokens_of(self.recipe)
+        self.real = load_real_text(self.config, self.tokens)
 
     def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
         config = self.config
         self.text_metrics = TextMeasure(
-            self.real, config.data, self.plan, config.sampling.batch_size
+            self.real, config.data, self.plan, config.sampling.batch_size, self.tokens
         )
         run.record("real_text", self.text_metrics.facts())
         reference = {k: v for k, v in self.text_metrics.reference.items() if v is not None}
         run.record("reference", reference)
         echo(
             f"real text: {len(self.real.train)} training sequences of "
-            f"{config.data.sequence_length} bytes from {self.real.source}, "
+            f"{config.data.sequence_length} {self.tokens.unit} from {self.real.source}, "
             f"{len(self.real.heldout)} held out"
         )
 
@@ -99,7 +104,7 @@ class TextDomain(TrainedDomain):
     def data_inputs(self) -> dict[str, Any]:
         return {
             "sequence_length": self.config.data.sequence_length,
-            "vocabulary_size": BYTE_VALUES,
+            "vocabulary_size": self.tokens.vocabulary_size,
         }
 
     def files(self, generation: int) -> dict[str, str]:
@@ -120,6 +125,7 @@ class TextDomain(TrainedDomain):
                 cpu_generator(derive_seed(seed, "samples", generation)),
                 label=f"generation {generation}/{self.config.generations - 1} sampling",
             )
+            faults.reached(f"continued:{generation}")
             shown = self.continue_prompts(
                 model, self.real.shown_prompts, cpu_generator(derive_seed(seed, "shown"))
             )
@@ -133,15 +139,23 @@ class TextDomain(TrainedDomain):
         label: str | None = None,
     ) -> torch.Tensor:
         """Each prompt continued by one sequence's length through `model.sample`, with the
-        knobs it declares; anything but uint8 [n, length] is a ModelContractError."""
+        knobs it declares; anything but [n, length] of the tokens' dtype is a
+        ModelContractError."""
         length = self.config.data.sequence_length
         sampling = self.config.sampling
-        knobs = {"batch_size": sampling.batch_size, "temperature": sampling.temperature}
+        knobs = {
+            "batch_size": sampling.batch_size,
+            "temperature": sampling.temperature,
+            "beams": sampling.beams,
+            "repetition_penalty": sampling.repetition_penalty,
+        }
         if label is not None:
             knobs["label"] = label
         written = call_sample(model, (prompts, length, generator), knobs)
         call = f"sample(prompts, {length}, generator)"
-        return check_drawn(model, written, (len(prompts), length), call, "byte continuations")
+        shape = (len(prompts), length)
+        wanted = f"continuations in {self.tokens.unit}"
+        return check_drawn(model, written, shape, call, wanted, self.tokens.dtype)
 
     def _prompts(self) -> torch.Tensor:
         return self.real.train[:, -self.config.data.prompt_length :]
@@ -163,8 +177,11 @@ class TextDomain(TrainedDomain):
             "shown_prompts": real.shown_prompts.numpy(),
             "shown": drawn.shown.numpy(),
         }
-        prompts = [bytes(row) for row in real.shown_prompts.numpy()]
-        continued = [bytes(row) for row in drawn.shown.numpy()]
+        prompts = [self.tokens.decode(row) for row in real.shown_prompts.tolist()]
+        continued = [self.tokens.decode(row) for row in drawn.shown.tolist()]
+        if self.tokens.dtype != torch.uint8:  # ids the report cannot read without the tokenizer
+            arrays[SHOWN_PROMPTS_TEXT] = np.array(prompts, dtype=np.str_)
+            arrays[SHOWN_TEXT] = np.array(continued, dtype=np.str_)
         files = {
             "samples": encode_npz(arrays),
             "shown": shown_text(prompts, continued, generation).encode(),
@@ -194,11 +211,11 @@ def _divergence(metrics: dict[str, float | None]) -> str | None:
     return None
 
 
-def shown_text(prompts: Sequence[bytes], continuations: Sequence[bytes], generation: int) -> str:
+def shown_text(prompts: Sequence[str], continuations: Sequence[str], generation: int) -> str:
     """samples/gen_NNN.txt: each shown prompt, then this generation's continuation of it."""
     parts = [
-        f"=== prompt {index + 1} (held-out text) ===\n{words.decode(prompt)}\n"
-        f"=== continued by generation {generation} ===\n{words.decode(continuation)}\n"
+        f"=== prompt {index + 1} (held-out text) ===\n{prompt}\n"
+        f"=== continued by generation {generation} ===\n{continuation}\n"
         for index, (prompt, continuation) in enumerate(zip(prompts, continuations, strict=True))
     ]
     return "\n".join(parts)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from lab.rundir.layout import generation_path, trained_files
 
+# The shown prompts and continuations as text, in the samples file of a run whose tokens are
+# not bytes (the report shows them; a byte run's samples file holds only the bytes).
+SHOWN_PROMPTS_TEXT, SHOWN_TEXT = "shown_prompts_text", "shown_text"
+
 
 def text_files(generation: int) -> dict[str, str]:
     """Role -> path (relative to the run directory) of one text generation's outputs: its

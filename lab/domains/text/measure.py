@@ -26,6 +26,7 @@ from lab.domains.text import words
 from lab.domains.text.perplexity import sequence_perplexities, text_perplexity
 from lab.domains.text.sequences import RealText
 from lab.domains.text.settings import TextData
+from lab.domains.text.tokens import BYTES, Tokens
 
 DISTINCT_N = (1, 2, 3)
 PERCENTILES = {"p5": 5, "p95": 95}
@@ -34,8 +35,16 @@ PERCENTILES = {"p5": 5, "p95": 95}
 class TextMeasure:
     """Set up once per run on the held-out text; called once per generation."""
 
-    def __init__(self, real: RealText, data: TextData, plan: DevicePlan, batch_size: int) -> None:
+    def __init__(
+        self,
+        real: RealText,
+        data: TextData,
+        plan: DevicePlan,
+        batch_size: int,
+        tokens: Tokens = BYTES,
+    ) -> None:
         self.real = real
+        self.tokens = tokens
         self.data = data
         self.plan = plan
         self.batch_size = batch_size
@@ -62,8 +71,8 @@ class TextMeasure:
         return row, perplexities
 
     def word_metrics(self, sequences: torch.Tensor) -> dict[str, float | None]:
-        """The word columns of uint8 sequences [N, L], each decoded on its own."""
-        split = [words.words(words.decode(bytes(row))) for row in sequences.numpy()]
+        """The word columns of token sequences [N, L], each decoded on its own."""
+        split = [words.words(self.tokens.decode(row)) for row in sequences.tolist()]
         used = {word for tokens in split for word in tokens}
         row = {f"distinct_{n}": words.distinct(split, n) for n in DISTINCT_N}
         row["type_coverage"] = words.coverage(used, self.types)

@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lab.domains.protocol import ReportFigure, ReportSection, ReportTable
-from lab.domains.text.files import text_files
+from lab.domains.text.files import SHOWN_PROMPTS_TEXT, SHOWN_TEXT, text_files
 from lab.domains.text.words import decode
 from lab.report.figures import MAX_LEGEND_GENERATIONS, PLOTS_DIR, png
 from lab.rundir.results import RunResults
@@ -36,12 +36,20 @@ def readable(data: bytes) -> str:
     return decode(data).translate(_UNPRINTABLE)
 
 
+def _shown(arrays: dict[str, np.ndarray], key: str, text_key: str) -> list[str]:
+    """The shown prompts or continuations as text: stored as text when the model's tokens
+    are not bytes, else decoded from their bytes."""
+    if text_key in arrays:
+        return [str(text).translate(_UNPRINTABLE) for text in arrays[text_key]]
+    return [readable(bytes(row)) for row in arrays[key]]
+
+
 def _continuations(stored: dict[int, dict[str, np.ndarray]]) -> ReportSection:
-    prompts = next(iter(stored.values()))["shown_prompts"]
+    prompts = _shown(next(iter(stored.values())), "shown_prompts", SHOWN_PROMPTS_TEXT)
     header = ("", *(f"prompt {i + 1}" for i in range(len(prompts))))
-    rows = [("held-out prompt", *(readable(bytes(p)) for p in prompts))]
+    rows = [("held-out prompt", *prompts)]
     for generation, arrays in stored.items():
-        rows.append((f"generation {generation}", *(readable(bytes(c)) for c in arrays["shown"])))
+        rows.append((f"generation {generation}", *_shown(arrays, "shown", SHOWN_TEXT)))
     note = (
         "Each column is one prompt from the held-out text; each row is how one generation "
         "continued it, from noise that is the same every generation (samples/gen_NNN.txt)."
@@ -52,7 +60,8 @@ def _continuations(stored: dict[int, dict[str, np.ndarray]]) -> ReportSection:
 
 def _perplexities(stored: dict[int, dict[str, np.ndarray]]) -> ReportSection:
     note = (
-        "The perplexity (per byte) of each generation's samples under generation 0's model. "
+        "The perplexity (per token: per byte for a byte-level model) of each generation's "
+        "samples under generation 0's model. "
         "Samples drift to what the first model finds most likely (the mass moves left) and "
         "grow a tail of text it finds unlikely (Shumailov et al. 2024, Figure 1b)."
     )

@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lab.experiment import ExperimentConfig, requested_biases
 from lab.generators.section import model_field
-from lab.schema import SchemaError, bounds, by_kind
+from lab.schema import SchemaError, bounds, by_kind, omitted_at_default
 from models.registry import model_configs
 
 if TYPE_CHECKING:
     from lab.domains.text.corpora import Corpus
 
-# Tokens are bytes: what a text model's constructor gets as `vocabulary_size`.
+# Tokens are bytes unless the model brings its own tokenizer (lab/domains/text/tokens.py):
+# what a text model's constructor then gets as `vocabulary_size`.
 BYTE_VALUES = 256
-# What a text model offers for perplexity: uint8 [B, L] -> logits [B, L - 1, vocabulary].
+# What a text model offers for perplexity: tokens [B, L] -> logits [B, L - 1, vocabulary].
 LOGITS_METHOD = "next_byte_logits"
 # Every text data section held all of these keys before each corpus had its own section (a
 # run folder's stored config still may); each section retires those it does not read.
@@ -36,11 +37,12 @@ class TextData:
     """How any corpus is cut into sequences and measured; each corpus adds where it lies."""
 
     name: str
-    # Bytes per sequence: every generation trains on samples_per_generation sequences of this
-    # length (the real ones for generation 0), so every generation sees the same tokens.
+    # Tokens per sequence (bytes for the lab's GPT, the tokenizer's for a pretrained model):
+    # every generation trains on samples_per_generation sequences of this length (the real
+    # ones for generation 0), so every generation sees the same tokens.
     sequence_length: int = field(default=128, metadata=bounds(ge=2))
-    # Each continuation is prompted with the last prompt_length bytes of one real training
-    # sequence (the paper's scheme); the model sees at most sequence_length - 1 bytes at once.
+    # Each continuation is prompted with the last prompt_length tokens of one real training
+    # sequence (the paper's scheme); the model sees at most sequence_length - 1 at once.
     prompt_length: int = field(default=64, metadata=bounds(ge=1))
     # Fixes which documents are held out and which training sequences generation 0 gets.
     split_seed: int = 0
@@ -126,12 +128,29 @@ class TextSamplingConfig:
     """How continuations are drawn."""
 
     batch_size: int = field(default=1000, metadata=bounds(ge=1))
-    # The text model's sampling bias: the next byte is drawn from softmax(logits /
-    # temperature); 1.0 is unbiased, below 1 sharpens towards the most likely byte.
+    # The text model's sampling bias: the next token is drawn from softmax(logits /
+    # temperature); 1.0 is unbiased, below 1 sharpens towards the most likely token.
     temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    # Beam search of this many beams (the Nature paper's 5), which draws nothing: each
+    # continuation is the likeliest of those the beams kept; 1 draws by sampling.
+    beams: int = field(default=1, metadata={**bounds(ge=1), **omitted_at_default()})
+    # Scores of tokens already in the prompt or the continuation are made less likely by this
+    # factor (Keskar et al. 2019, as Hugging Face's generate applies it); 1.0: none.
+    repetition_penalty: float = field(
+        default=1.0, metadata={**bounds(gt=0), **omitted_at_default()}
+    )
 
     # The keywords of `sample` that bias it; a config that sets one asks the model for it.
-    BIASES: ClassVar[tuple[str, ...]] = ("temperature",)
+    BIASES: ClassVar[tuple[str, ...]] = ("temperature", "beams", "repetition_penalty")
+
+    def check(self, prefix: str) -> None:
+        if self.beams > 1 and self.temperature != 1.0:
+            raise SchemaError(
+                f"{prefix}.temperature",
+                f"is {self.temperature}, but {prefix}.beams is {self.beams}: beam search keeps "
+                "the likeliest continuations and draws nothing, so a temperature would not "
+                f"apply; remove it, or set {prefix}.beams to 1",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,7 +189,7 @@ class TextExperiment(ExperimentConfig):
         return {
             **super().model_inputs(),
             "sequence_length": "data.sequence_length",
-            "vocabulary_size": f"the {BYTE_VALUES} byte values",
+            "vocabulary_size": f"the number of tokens ({BYTE_VALUES} bytes, or its tokenizer's)",
         }
 
     def sampling_biases(self) -> dict[str, Any]:
