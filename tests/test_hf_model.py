@@ -75,6 +75,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory, tiny_opt: Path) -> tuple[
     return config, run_dir
 
 
+@pytest.mark.slow
 def test_the_opt_fine_tunes_for_two_generations(finished) -> None:
     """The text columns, measured in the model's own tokens; samples stored as its ids."""
     _, run_dir = finished
@@ -93,6 +94,7 @@ def test_the_opt_fine_tunes_for_two_generations(finished) -> None:
     assert prompt.startswith("Document") and prompt in (run_dir / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_a_kill_during_beam_search_resumes_to_identical_bytes(finished, tmp_path) -> None:
     """Killed between the beam searches of generation 1's samples and its shown prompts."""
     config, clean = finished
@@ -110,6 +112,7 @@ def _largest_change(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> f
     return max(float((a[name] - b[name]).abs().max()) for name in b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init_from", [None, "previous", "scratch"])
 def test_where_each_generation_starts(tmp_path, tiny_opt, init_from) -> None:
     """One Adam step moves every weight by at most train.lr. From the pretrained weights
@@ -165,6 +168,7 @@ def test_demo_text_with_only_its_model_section_replaced(tmp_path, tiny_opt, caps
     assert not (tmp_path / "run" / "config.yaml").exists()  # the folder was not bound
 
 
+@pytest.mark.slow
 def test_a_finished_runs_config_reads_back_after_its_model_folder_moved(finished, tmp_path) -> None:
     """The folder is checked when an experiment file loads, not when a run is read back
     (status, report, compare), so a run still reports after its model moved."""
