@@ -118,6 +118,17 @@ class TrainedDomain(ABC):
     def real_items(self) -> torch.Tensor:
         """Generation 0's training set: one item per row."""
 
+    @property
+    def real_classes(self) -> torch.Tensor | None:
+        """The class of each real item (int64), which a class-conditional model trains on;
+        None for data without classes."""
+        return None
+
+    def classes_of(self, stored: bytes) -> torch.Tensor | None:
+        """The class each item of a generation's samples file was drawn for (a
+        class-conditional model's); None when it holds none."""
+        return None
+
     @abstractmethod
     def data_inputs(self) -> dict[str, Any]:
         """The keywords the data gives a model's constructor (e.g. image_shape)."""
@@ -234,16 +245,21 @@ class TrainedDomain(ABC):
         relative = self.files(generation - 1)[CHECKPOINT]
         return read_checkpoint(run.read_generation_file(generation - 1, relative)).state_dict
 
-    def stored_samples(self, run: RunDirectory, generation: int) -> torch.Tensor:
-        """A finished generation's samples, read back through their sha256."""
+    def stored_samples(self, run: RunDirectory, generation: int) -> regimes.Items:
+        """A finished generation's samples and the classes they were drawn for (if any),
+        read back through their sha256."""
         relative = self.files(generation)[SAMPLES]
-        return self.samples_of(run.read_generation_file(generation, relative))
+        stored = run.read_generation_file(generation, relative)
+        return regimes.Items(self.samples_of(stored), self.classes_of(stored))
 
     def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
         config, generation = self.config, first
         began = time.perf_counter()
         training = regimes.training_set(
-            config, generation, self.real_items, lambda k: self.stored_samples(run, k)
+            config,
+            generation,
+            regimes.Items(self.real_items, self.real_classes),
+            lambda k: self.stored_samples(run, k),
         )
         inputs = self.model_inputs()
         loggers = generation_loggers(run.path, generation, config.logging)
@@ -256,6 +272,7 @@ class TrainedDomain(ABC):
             inputs,
             loggers,
             self._starting_weights(run, generation),
+            training.classes,
         )
         faults.reached(f"trained:{generation}")
         drawn = self.draw(model, generation)
