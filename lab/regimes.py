@@ -18,6 +18,16 @@ the same seed share it exactly. After that (`regime` in the config):
                 set is used up, and all real items were seen by generation 0;
               - `regime_options.real_fraction`: the same fixed real subset every generation
                 (the Nature paper's "10% of the original data preserved").
+  augment     the whole real training set plus the first round(synthetic_ratio x its size)
+              samples of generation g-1 (`regime_options.synthetic_ratio`): MAD's synthetic
+              augmentation loop, Bertrand et al.'s lambda; the ratio may not ask for more
+              samples than a generation draws.
+  accumulate_subsample
+              `samples_per_generation` items drawn without replacement from the real
+              training set and every earlier generation's samples together (Kazdan et al.
+              2024): accumulate's data at replace's size. The draw is seeded from (seed,
+              generation), and the items keep their sources' order (real first, then
+              generation 0, 1, ...).
 
 The vector fits (lab/domains/vectors/) build their training sets one generation from the
 last, as running sufficient statistics or a growing point set, never from stored files:
@@ -110,7 +120,46 @@ def training_set(
     if config.regime == "accumulate":
         earlier = [_previous(read, k + 1, config.samples_per_generation) for k in range(generation)]
         return _concat([real, *earlier])
+    if config.regime == "augment":
+        count = synthetic_items_per_generation(config, len(real_items.items))
+        return _concat([real, _previous(read, generation, count)])
+    if config.regime == "accumulate_subsample":
+        return _subsample(config, generation, real_items, read)
     return _fresh(config, generation, real_items, read)
+
+
+def synthetic_items_per_generation(config: ExperimentConfig, real_size: int) -> int:
+    """How many of generation g-1's samples an `augment` generation g >= 1 adds to the real
+    set of `real_size` items (0 for other regimes)."""
+    ratio = config.regime_options.synthetic_ratio
+    if config.regime != "augment" or ratio is None:
+        return 0
+    return round(ratio * real_size)
+
+
+def largest_training_set(config: ExperimentConfig, real_size: int) -> int:
+    """The most items any generation of the run trains on, for the memory check."""
+    samples = config.samples_per_generation
+    if config.regime == "accumulate":
+        return real_size + (config.generations - 1) * samples
+    if config.regime == "augment":
+        return real_size + synthetic_items_per_generation(config, real_size)
+    return max(real_size, samples)
+
+
+def size_problem(config: ExperimentConfig, real_size: int, items: str) -> str | None:
+    """Why the regime cannot build its training sets from `real_size` real items (None if
+    it can), in a sentence naming the key; `items` says what one item is ("images")."""
+    needed = synthetic_items_per_generation(config, real_size)
+    if needed > config.samples_per_generation:
+        return (
+            f"key 'regime_options.synthetic_ratio' is {config.regime_options.synthetic_ratio}, "
+            f"which asks for {needed} of generation g-1's samples per generation ({real_size} "
+            f"real training {items} times the ratio), more than the "
+            f"{config.samples_per_generation} a generation draws (samples_per_generation); "
+            "lower the ratio or raise samples_per_generation"
+        )
+    return None
 
 
 def keeps_earlier_data(config: ExperimentConfig) -> bool:
@@ -152,6 +201,27 @@ def _fresh(
     real = _part(real_train, REAL, chosen)
     synthetic = _previous(samples_of, generation, config.samples_per_generation - count)
     return _concat([real, synthetic])
+
+
+def _subsample(
+    config: ExperimentConfig,
+    generation: int,
+    real_train: Items,
+    samples_of: Callable[[int], Items],
+) -> TrainingSet:
+    """`samples_per_generation` items of the real set and every earlier generation's samples
+    together, drawn without replacement; each generation's samples file is read once, in turn."""
+    size, samples = len(real_train.items), config.samples_per_generation
+    pool = size + generation * samples
+    seeded = torch.Generator().manual_seed(derive_seed(config.seed, "subsample", generation))
+    chosen = torch.randperm(pool, generator=seeded)[:samples].sort().values
+    parts = [_part(real_train, REAL, chosen[chosen < size])]
+    for k in range(generation):
+        start = size + k * samples
+        mine = chosen[(chosen >= start) & (chosen < start + samples)] - start
+        if len(mine):
+            parts.append(_part(samples_of(k), k, mine))
+    return _concat(parts)
 
 
 def _previous(samples_of: Callable[[int], Items], generation: int, count: int) -> TrainingSet:

@@ -30,7 +30,7 @@ import torch
 from lab import regimes
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 from lab.experiment import LEARNING_RATE, ExperimentConfig
 from lab.generators.build import build_model, checkpoint_bytes, read_checkpoint
 from lab.generators.contract import check_model
@@ -59,6 +59,8 @@ SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
 # The manifest's record of the real data a run was made with, checked on every resume.
 REAL_DATA, SHA256 = "real_data", "sha256"
 FLOAT32_BYTES = 4
+# The regime whose training set grows every generation (lab/regimes.py).
+ACCUMULATE = "accumulate"
 # train.init_from's value for a generation that fine-tunes the one before it.
 PREVIOUS = "previous"
 # Items an untrained model draws before anything is bound, to check what `sample` returns.
@@ -169,6 +171,9 @@ class TrainedDomain(ABC):
             train.accelerator, train.precision, train.deterministic, train.compile
         )
         self.load_real()
+        problem = regimes.size_problem(self.config, len(self.real_items), self.ITEMS)
+        if problem:
+            raise ConfigError(f"{problem}.")
         self._check_real_unchanged(run)
         self._check_memory()
         check_model(self.config)
@@ -198,11 +203,10 @@ class TrainedDomain(ABC):
         nothing; a model from outside the lab that cannot be built there is not counted)."""
         config, shape = self.config, tuple(self.real_items.shape[1:])
         real, samples = len(self.real_items), config.samples_per_generation
-        if config.regime == "accumulate":
-            largest = real + (config.generations - 1) * samples
+        largest = regimes.largest_training_set(config, real)
+        growing = ""
+        if config.regime == ACCUMULATE:
             growing = f", the training set growing by them over {config.generations} generations"
-        else:
-            largest, growing = max(real, samples), ""
         refuse_if_too_large(
             (largest + samples) * math.prod(shape),
             f"key 'samples_per_generation' is {samples}: a generation's samples and training "
