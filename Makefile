@@ -85,6 +85,16 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
+# A class-conditional DDPM on digits (README "Diffusion on digits"): the CPU demo on mnist5k,
+# and MAD's size on full MNIST for a GPU.
+.PHONY: demo-diffusion mnist-ddpm
+
+demo-diffusion: $(STAMP)
+	$(LAB) run experiments/demo_diffusion.yaml $(ARGS)
+
+mnist-ddpm: $(STAMP)
+	$(LAB) run experiments/mnist_ddpm.yaml $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

@@ -2,15 +2,16 @@
 anchors' diffusion experiments use it (MAD; Bertrand et al.; Shi et al.'s UNet2DModel).
 
 Training is the DDPM objective: a `UNet2DModel` predicts the noise that `DDPMScheduler`
-added at a uniformly drawn step t of T. Sampling runs DDIM (Song et al. 2021) with eta 0 in
-`steps` steps over the same schedule, so all its randomness is the starting noise, drawn on
-the CPU from the lab's generator: a resumed run draws byte-identical samples.
+added at a uniformly drawn step t of T (or, with `prediction: v_prediction`, the velocity of
+Salimans and Ho 2022). Sampling runs DDIM (Song et al. 2021) with eta 0 in `steps` steps over
+the same schedule, so all its randomness is the starting noise, drawn on the CPU from the
+lab's generator: a resumed run draws byte-identical samples.
 
 Class-conditional (the section's `conditional`): the lab trains it on (images, classes)
 batches and passes `sample` the class of every item to draw (docs/models.md). Each training
 item's class is hidden with probability `label_dropout` (index `num_classes`, the null
 class), so the same network is also the unconditional model, and `guidance` w mixes the two
-noise predictions as (1 + w) eps(x, c) - w eps(x): classifier-free guidance (Ho and Salimans
+predictions as (1 + w) eps(x, c) - w eps(x): classifier-free guidance (Ho and Salimans
 2022), MAD's sampling bias with lambda = 1 / (1 + w); w = 0 is the unbiased conditional model.
 """
 
@@ -44,6 +45,7 @@ class Diffusion(L.LightningModule):
         norm_groups: int,
         train_timesteps: int,
         beta_schedule: str,
+        prediction: str,
         conditional: bool,
         label_dropout: float,
     ) -> None:
@@ -78,7 +80,9 @@ class Diffusion(L.LightningModule):
             num_class_embeds=num_classes + 1 if conditional else None,
         )
         self.schedule = DDPMScheduler(
-            num_train_timesteps=train_timesteps, beta_schedule=beta_schedule
+            num_train_timesteps=train_timesteps,
+            beta_schedule=beta_schedule,
+            prediction_type=prediction,
         )
         self.epoch_means = EpochMeans()
         # Why sampling failed, in a sentence (NaN or infinite pixels); None while it has not.
@@ -97,7 +101,10 @@ class Diffusion(L.LightningModule):
         if classes is not None:
             hidden = torch.rand(len(classes), device=classes.device) < self.label_dropout
             classes = torch.where(hidden, self.num_classes, classes)
-        loss = F.mse_loss(self.unet(noisy, steps, class_labels=classes).sample.float(), noise)
+        target = noise
+        if self.schedule.config.prediction_type == "v_prediction":
+            target = self.schedule.get_velocity(clean, noise, steps)
+        loss = F.mse_loss(self.unet(noisy, steps, class_labels=classes).sample.float(), target)
         self.epoch_means.add(loss=loss)
         return loss
 
@@ -148,11 +155,11 @@ class Diffusion(L.LightningModule):
         sampler = DDIMScheduler.from_config(self.schedule.config)
         sampler.set_timesteps(steps or self.schedule.config.num_train_timesteps)
         for t in sampler.timesteps:
-            predicted = self._noise_prediction(x, t, classes, guidance)
+            predicted = self._prediction(x, t, classes, guidance)
             x = sampler.step(predicted, t, x, eta=0.0).prev_sample
         return x.float()
 
-    def _noise_prediction(
+    def _prediction(
         self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor | None, guidance: float
     ) -> torch.Tensor:
         if classes is None:

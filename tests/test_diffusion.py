@@ -115,10 +115,14 @@ def test_a_run_killed_while_sampling_resumes_to_identical_bytes(
     assert _outputs(run_dir) == _outputs(clean_run)
 
 
-def _tiny_model(conditional: bool) -> torch.nn.Module:
+def _tiny_model(conditional: bool, prediction: str = "epsilon") -> torch.nn.Module:
     torch.manual_seed(0)
     section = DiffusionConfig(
-        block_out_channels=(8, 16), norm_groups=8, train_timesteps=50, conditional=conditional
+        block_out_channels=(8, 16),
+        norm_groups=8,
+        train_timesteps=50,
+        conditional=conditional,
+        prediction=prediction,
     )
     return build_from_section(section, image_shape=(1, 16, 16), num_classes=10, lr=1e-3)
 
@@ -128,8 +132,9 @@ def _draw(model: torch.nn.Module, guidance: float) -> torch.Tensor:
     return model.sample(6, cpu_generator(5), steps=3, guidance=guidance, classes=classes)
 
 
-def test_guidance_changes_a_conditional_models_samples() -> None:
-    model = _tiny_model(conditional=True)
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_guidance_changes_a_conditional_models_samples(prediction: str) -> None:
+    model = _tiny_model(conditional=True, prediction=prediction)
     unbiased = _draw(model, 0.0)
     assert unbiased.dtype == torch.uint8 and unbiased.shape == (6, 1, 16, 16)
     assert torch.equal(unbiased, _draw(model, 0.0))  # the generator alone decides

@@ -30,7 +30,11 @@ class DiffusionConfig:
     norm_groups: int = field(default=8, metadata=bounds(ge=1))
     # T, the steps of the training noise schedule (MAD: 500; Ho et al.: 1000).
     train_timesteps: int = field(default=1000, metadata=bounds(ge=2))
+    # linear (Ho et al.) or the cosine schedule of Nichol and Dhariwal (2021).
     beta_schedule: Literal["linear", "squaredcos_cap_v2"] = "linear"
+    # What the U-Net predicts: the added noise (Ho et al.) or the velocity (Salimans and Ho
+    # 2022), which trains faster and samples cleaner in few steps.
+    prediction: Literal["epsilon", "v_prediction"] = "epsilon"
     # Class-conditional (the data's classes, e.g. digits): each sample is drawn for a class,
     # and the next generation trains on those classes. Needed for sampling.guidance.
     conditional: bool = False
