@@ -152,20 +152,24 @@ def full_mnist(name: str, work: Path, overrides: list[str]) -> dict[str, Any]:
     mnist5k digits."""
     root = ROOT / "data"
     placed = mnist_placed(root)
-    # mnist5k: as many samples as its 4,000 training digits, not full MNIST's 60,000, and the
-    # demos' judge (the defaults), since 5 epochs of batch 256 are 78 steps on 4,000 digits.
+    experiment = ROOT / "experiments" / f"{name}.yaml"
+    pad_to = load_config(experiment).data.pad_to
+    # mnist5k: a data section of its own (mnist's root and download are not its keys), padded
+    # as the experiment pads; as many samples as its 4,000 training digits, not full MNIST's
+    # 60,000, and the demos' judge (the defaults), since 5 epochs of batch 256 are 78 steps
+    # on 4,000 digits.
     digits = (
         [f"data.root={root}"]
         if placed
         else [
-            "data.name=mnist5k",
+            f"data={{name: mnist5k, pad_to: {'null' if pad_to is None else pad_to}}}",
             "samples_per_generation=4000",
             "judge.max_epochs=8",
             "judge.batch_size=128",
         ]
     )
     config = load_config(
-        ROOT / "experiments" / f"{name}.yaml",
+        experiment,
         [
             "generations=2",
             *digits,
