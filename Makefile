@@ -100,6 +100,16 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
+# A class-conditional DDPM on digits (README "Diffusion on digits"): the CPU demo on mnist5k,
+# and MAD's size on full MNIST for a GPU.
+.PHONY: demo-diffusion mnist-ddpm
+
+demo-diffusion: $(STAMP)
+	$(LAB) run experiments/demo_diffusion.yaml $(ARGS)
+
+mnist-ddpm: $(STAMP)
+	$(LAB) run experiments/mnist_ddpm.yaml $(ARGS)
+
 # The whole suite, one pytest-xdist worker a CPU (one torch thread each), whole test files to a
 # worker so that a file's shared runs are made once; .ci/run calls it. test-fast skips the
 # tests marked slow (trained models, whole loops) for the edit-test loop. README, "Tests".

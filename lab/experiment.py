@@ -64,13 +64,26 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RegimeOptions:
-    """Options of the `fresh` regime: exactly one of the two fractions (see lab/regimes.py)."""
+    """Options of the `fresh` regime (exactly one of the two fractions) and of `augment`
+    (see lab/regimes.py)."""
 
     # Share of each generation's training set that is real data not shown in the previous
     # generations (MAD's fresh-data loop).
     fresh_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
     # Share that is one fixed real subset, the same every generation (Nature's 10%).
     real_fraction: float | None = field(default=None, metadata=bounds(ge=0, le=1))
+    # augment: generation g-1's samples added to the whole real set, as this many times the
+    # real set's size (MAD's synthetic augmentation loop; Bertrand et al.'s lambda).
+    synthetic_ratio: float | None = field(
+        default=None, metadata={**bounds(gt=0), **omitted_at_default()}
+    )
+
+    # Which regime each option belongs to.
+    OWNERS: ClassVar[Mapping[str, str]] = {
+        "fresh_fraction": "fresh",
+        "real_fraction": "fresh",
+        "synthetic_ratio": "augment",
+    }
 
 
 @dataclass(frozen=True)
@@ -146,7 +159,7 @@ class ExperimentConfig:
     model: Any
     # Required for the models that train with Lightning; the vector fits have none.
     train: TrainConfig | None = None
-    regime: Literal["replace", "accumulate", "fresh"] = "replace"
+    regime: Literal["replace", "accumulate", "fresh", "augment", "accumulate_subsample"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
     data: Any
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -170,19 +183,31 @@ class ExperimentConfig:
                 f"is {self.name!r}, a path rather than a name: runs/{self.name}/<timestamp> "
                 "would not be a folder of its own under runs/; give the experiment a name",
             )
+        self._check_regime_options()
+        self._check_pretrained()
+        self.check_experiment()
+
+    def _check_regime_options(self) -> None:
         options = self.regime_options
-        given = [n for n in ("fresh_fraction", "real_fraction") if getattr(options, n) is not None]
+        given = [name for name in options.OWNERS if getattr(options, name) is not None]
+        for name in given:
+            owner = options.OWNERS[name]
+            if owner != self.regime:
+                raise SchemaError(
+                    f"regime_options.{name}",
+                    f"only applies to regime {owner!r}, not {self.regime!r}",
+                )
         if self.regime == "fresh" and len(given) != 1:
             raise SchemaError(
                 "regime_options",
                 "must set exactly one of fresh_fraction and real_fraction for regime 'fresh'",
             )
-        if self.regime != "fresh" and given:
+        if self.regime == "augment" and not given:
             raise SchemaError(
-                f"regime_options.{given[0]}", f"only applies to regime 'fresh', not {self.regime!r}"
+                "regime_options.synthetic_ratio",
+                "is required for regime 'augment': how many times the real set's size of "
+                "generation g-1's samples to add (e.g. 0.5)",
             )
-        self._check_pretrained()
-        self.check_experiment()
 
     def _check_pretrained(self) -> None:
         """init_from: pretrained needs a model with pretrained weights: a `kind` section says

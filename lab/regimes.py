@@ -18,6 +18,16 @@ the same seed share it exactly. After that (`regime` in the config):
                 set is used up, and all real items were seen by generation 0;
               - `regime_options.real_fraction`: the same fixed real subset every generation
                 (the Nature paper's "10% of the original data preserved").
+  augment     the whole real training set plus the first round(synthetic_ratio x its size)
+              samples of generation g-1 (`regime_options.synthetic_ratio`): MAD's synthetic
+              augmentation loop, Bertrand et al.'s lambda; the ratio may not ask for more
+              samples than a generation draws.
+  accumulate_subsample
+              `samples_per_generation` items drawn without replacement from the real
+              training set and every earlier generation's samples together (Kazdan et al.
+              2024): accumulate's data at replace's size. The draw is seeded from (seed,
+              generation), and the items keep their sources' order (real first, then
+              generation 0, 1, ...).
 
 The vector fits (lab/domains/vectors/) build their training sets one generation from the
 last, as running sufficient statistics or a growing point set, never from stored files:
@@ -26,7 +36,9 @@ and accumulate (`fresh` needs a real set to draw blocks from, which they do not 
 
 Provenance: every training item carries (source generation, index), with generation -1 for
 real data (index into the real training set). Nothing is copied on disk: a training set
-references the samples files of the generations it draws from.
+references the samples files of the generations it draws from. Items may come with a class
+each (the real labels, and the classes a class-conditional model drew its samples for): they
+travel with their items through every regime, so the next generation trains on them.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -43,14 +56,23 @@ from lab.training.seeding import derive_seed
 REAL = -1
 
 
+class Items(NamedTuple):
+    """Items (one per row) and, where there are any, the class of each (int64 [N])."""
+
+    items: torch.Tensor
+    classes: torch.Tensor | None = None
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """The items (images, token sequences) and, per item, the generation it came from (REAL
-    for real data) and its index within that generation's samples (or the real training set)."""
+    for real data) and its index within that generation's samples (or the real training set);
+    the class of each item when every source has classes, else None."""
 
     items: torch.Tensor
     source_generation: torch.Tensor
     source_index: torch.Tensor
+    classes: torch.Tensor | None = None
 
     def composition(self) -> dict[str, int]:
         """How many items came from each source: {"real": n, "gen_0": n, ...}."""
@@ -73,25 +95,71 @@ class TrainingSet:
         return buffer.getvalue().encode()
 
 
+Source = torch.Tensor | Items
+
+
 def training_set(
     config: ExperimentConfig,
     generation: int,
-    real_train: torch.Tensor,
-    samples_of: Callable[[int], torch.Tensor],
+    real_train: Source,
+    samples_of: Callable[[int], Source],
 ) -> TrainingSet:
     """What generation `generation` trains on, from the real training items and
-    `samples_of(k)`, generation k's stored samples (only called for k < generation)."""
-    real = _part(real_train, REAL, torch.arange(len(real_train)))
+    `samples_of(k)`, generation k's stored samples (only called for k < generation); each a
+    tensor of items, or Items with their classes."""
+    real_items = _items(real_train)
+
+    def read(k: int) -> Items:
+        return _items(samples_of(k))
+
+    real = _first(real_items, REAL, len(real_items.items))
     if generation == 0:
         return real
     if config.regime == "replace":
-        return _previous(samples_of, generation, config.samples_per_generation)
+        return _previous(read, generation, config.samples_per_generation)
     if config.regime == "accumulate":
-        earlier = [
-            _previous(samples_of, k + 1, config.samples_per_generation) for k in range(generation)
-        ]
+        earlier = [_previous(read, k + 1, config.samples_per_generation) for k in range(generation)]
         return _concat([real, *earlier])
-    return _fresh(config, generation, real_train, samples_of)
+    if config.regime == "augment":
+        count = synthetic_items_per_generation(config, len(real_items.items))
+        return _concat([real, _previous(read, generation, count)])
+    if config.regime == "accumulate_subsample":
+        return _subsample(config, generation, real_items, read)
+    return _fresh(config, generation, real_items, read)
+
+
+def synthetic_items_per_generation(config: ExperimentConfig, real_size: int) -> int:
+    """How many of generation g-1's samples an `augment` generation g >= 1 adds to the real
+    set of `real_size` items (0 for other regimes)."""
+    ratio = config.regime_options.synthetic_ratio
+    if config.regime != "augment" or ratio is None:
+        return 0
+    return round(ratio * real_size)
+
+
+def largest_training_set(config: ExperimentConfig, real_size: int) -> int:
+    """The most items any generation of the run trains on, for the memory check."""
+    samples = config.samples_per_generation
+    if config.regime == "accumulate":
+        return real_size + (config.generations - 1) * samples
+    if config.regime == "augment":
+        return real_size + synthetic_items_per_generation(config, real_size)
+    return max(real_size, samples)
+
+
+def size_problem(config: ExperimentConfig, real_size: int, items: str) -> str | None:
+    """Why the regime cannot build its training sets from `real_size` real items (None if
+    it can), in a sentence naming the key; `items` says what one item is ("images")."""
+    needed = synthetic_items_per_generation(config, real_size)
+    if needed > config.samples_per_generation:
+        return (
+            f"key 'regime_options.synthetic_ratio' is {config.regime_options.synthetic_ratio}, "
+            f"which asks for {needed} of generation g-1's samples per generation ({real_size} "
+            f"real training {items} times the ratio), more than the "
+            f"{config.samples_per_generation} a generation draws (samples_per_generation); "
+            "lower the ratio or raise samples_per_generation"
+        )
+    return None
 
 
 def keeps_earlier_data(config: ExperimentConfig) -> bool:
@@ -117,40 +185,78 @@ def real_items_per_generation(config: ExperimentConfig) -> int:
 def _fresh(
     config: ExperimentConfig,
     generation: int,
-    real_train: torch.Tensor,
-    samples_of: Callable[[int], torch.Tensor],
+    real_train: Items,
+    samples_of: Callable[[int], Items],
 ) -> TrainingSet:
     count = real_items_per_generation(config)
+    size = len(real_train.items)
     order = torch.randperm(
-        len(real_train), generator=torch.Generator().manual_seed(derive_seed(config.seed, "real"))
+        size, generator=torch.Generator().manual_seed(derive_seed(config.seed, "real"))
     )
     if config.regime_options.fresh_fraction is not None:
         start = (generation - 1) * count
-        chosen = order[(start + torch.arange(count)) % len(real_train)]
+        chosen = order[(start + torch.arange(count)) % size]
     else:
         chosen = order[:count]
-    real = _part(real_train[chosen], REAL, chosen)
+    real = _part(real_train, REAL, chosen)
     synthetic = _previous(samples_of, generation, config.samples_per_generation - count)
     return _concat([real, synthetic])
 
 
-def _previous(
-    samples_of: Callable[[int], torch.Tensor], generation: int, count: int
+def _subsample(
+    config: ExperimentConfig,
+    generation: int,
+    real_train: Items,
+    samples_of: Callable[[int], Items],
 ) -> TrainingSet:
+    """`samples_per_generation` items of the real set and every earlier generation's samples
+    together, drawn without replacement; each generation's samples file is read once, in turn."""
+    size, samples = len(real_train.items), config.samples_per_generation
+    pool = size + generation * samples
+    seeded = torch.Generator().manual_seed(derive_seed(config.seed, "subsample", generation))
+    chosen = torch.randperm(pool, generator=seeded)[:samples].sort().values
+    parts = [_part(real_train, REAL, chosen[chosen < size])]
+    for k in range(generation):
+        start = size + k * samples
+        mine = chosen[(chosen >= start) & (chosen < start + samples)] - start
+        if len(mine):
+            parts.append(_part(samples_of(k), k, mine))
+    return _concat(parts)
+
+
+def _previous(samples_of: Callable[[int], Items], generation: int, count: int) -> TrainingSet:
     """The first `count` samples of generation `generation - 1`."""
-    items = samples_of(generation - 1)[:count]
-    return _part(items, generation - 1, torch.arange(len(items)))
+    return _first(samples_of(generation - 1), generation - 1, count)
 
 
-def _part(items: torch.Tensor, source: int, index: torch.Tensor) -> TrainingSet:
-    return TrainingSet(items, torch.full((len(items),), source, dtype=torch.int64), index.long())
+def _items(source: Source) -> Items:
+    return source if isinstance(source, Items) else Items(source)
+
+
+def _first(source: Items, generation: int, count: int) -> TrainingSet:
+    """The first `count` items of `source` (all of them, if fewer), all from `generation`:
+    views, not copies, so the whole real set costs no memory twice."""
+    items = source.items[:count]
+    classes = source.classes[:count] if source.classes is not None else None
+    generations = torch.full((len(items),), generation, dtype=torch.int64)
+    return TrainingSet(items, generations, torch.arange(len(items)), classes)
+
+
+def _part(source: Items, generation: int, index: torch.Tensor) -> TrainingSet:
+    """The items of `source` at `index`, all from `generation`."""
+    index = index.long()
+    classes = source.classes[index] if source.classes is not None else None
+    generations = torch.full((len(index),), generation, dtype=torch.int64)
+    return TrainingSet(source.items[index], generations, index, classes)
 
 
 def _concat(parts: list[TrainingSet]) -> TrainingSet:
+    classes = [p.classes for p in parts]
     return TrainingSet(
         torch.cat([p.items for p in parts]),
         torch.cat([p.source_generation for p in parts]),
         torch.cat([p.source_index for p in parts]),
+        None if any(c is None for c in classes) else torch.cat(classes),
     )
 
 

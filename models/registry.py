@@ -29,6 +29,9 @@ class _Entry(NamedTuple):
 _MODELS = {
     "vae": _Entry("images", "models.sections.vae.VAEConfig", "models.vae.VAE"),
     "dcgan": _Entry("images", "models.sections.dcgan.DCGANConfig", "models.dcgan.DCGAN"),
+    "diffusion": _Entry(
+        "images", "models.sections.diffusion.DiffusionConfig", "models.diffusion.Diffusion"
+    ),
     "gpt": _Entry("text", "models.sections.gpt.GPTConfig", "models.gpt.GPT"),
     "hf_causal_lm": _Entry(
         "text",

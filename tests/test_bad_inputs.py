@@ -319,6 +319,25 @@ def dcgan_on_30px_digits(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {"model": {"kind": "dcgan"}, "data": {"name": "mnist5k", "pad_to": 30}})
 
 
+_UNCONDITIONAL_DIFFUSION = {"kind": "diffusion", "block_out_channels": [8, 16]}
+
+
+def guidance_without_classes(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"model": _UNCONDITIONAL_DIFFUSION, "sampling": {"guidance": 2.0}})
+
+
+def steps_for_a_vae(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"sampling": {"steps": 10}})
+
+
+def augment_without_ratio(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"regime": "augment"})
+
+
+def augment_ratio_beyond_the_samples(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"regime": "augment", "regime_options": {"synthetic_ratio": 1.0}})
+
+
 # The finished chains run, built once, then copied into each case's folder.
 _FINISHED_RUNS: list[Path] = []
 
@@ -786,6 +805,24 @@ CASES = {
     ),
     "dcgan-side": Case(
         "digits at a side the DCGAN cannot take", dcgan_on_30px_digits, ("data.pad_to", "30x30")
+    ),
+    "guidance-unconditional": Case(
+        "guidance for an unconditional diffusion model",
+        guidance_without_classes,
+        ("sampling.guidance", "model.conditional: true"),
+    ),
+    "steps-vae": Case(
+        "sampler steps for a model without them", steps_for_a_vae, ("sampling.steps", "VAE")
+    ),
+    "augment-no-ratio": Case(
+        "regime augment without its ratio",
+        augment_without_ratio,
+        ("regime_options.synthetic_ratio", "is required"),
+    ),
+    "augment-ratio-large": Case(
+        "augment ratio above the samples drawn",
+        augment_ratio_beyond_the_samples,
+        ("regime_options.synthetic_ratio", "samples_per_generation"),
     ),
     "read-only": Case(
         "run folder on a read-only file system", read_only_run, ("Read-only file system",)

@@ -37,7 +37,7 @@ def test_valid_config_loads_with_defaults(write_config) -> None:
         ({"generations": "three"}, ["'generations'", "must be an integer", "'three'"]),
         ({"generations": -1}, ["'generations'", ">= 1"]),
         ({"regime": "recycle"}, ["'regime'", "'replace'"]),
-        ({"model": {"kind": "diffusion"}}, ["'model.kind'", "'vae'"]),
+        ({"model": {"kind": "flow"}}, ["'model.kind'", "'vae'", "'diffusion'"]),
         (
             {"model": {"kind": "vae", "latent": 4}},
             ["'model.latent'", "did you mean 'model.latent_dim'"],

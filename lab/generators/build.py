@@ -46,6 +46,13 @@ def build_from_section(section: Any, **inputs: Any) -> torch.nn.Module:
     return build_model(recipe_of(section), inputs)
 
 
+def class_conditional(model: torch.nn.Module) -> bool:
+    """Whether `model` draws each item for a class (its `class_conditional` hook,
+    docs/models.md): it then trains on (items, classes) batches and `sample` is given the
+    class of every item to draw."""
+    return bool(getattr(model, "class_conditional", False))
+
+
 def call_sample(model: torch.nn.Module, positional: Sequence[Any], knobs: Mapping[str, Any]) -> Any:
     """`model.sample(*positional, **knobs)`, each knob passed only if `sample` declares it
     (the config check has refused a bias that it does not)."""

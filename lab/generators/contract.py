@@ -181,7 +181,7 @@ def _check_sample(cls: type, recipe: Recipe, biases: Mapping[str, Any]) -> None:
         if name not in declared:
             raise ModelContractError(
                 f"key 'sampling.{name}' is {value!r}, but {recipe.class_path}.sample declares "
-                f"no {name!r} keyword, so the bias would not be applied; remove it, or add "
+                f"no {name!r} keyword, so it would not be applied; remove it, or add "
                 "the keyword to sample",
                 f"sampling.{name}",
             )

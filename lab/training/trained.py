@@ -30,7 +30,7 @@ import torch
 from lab import regimes
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
-from lab.errors import DataError
+from lab.errors import ConfigError, DataError
 from lab.experiment import (
     FROM_PRETRAINED,
     LEARNING_RATE,
@@ -66,6 +66,8 @@ SAMPLES, CHECKPOINT, PROVENANCE = "samples", "checkpoint", "provenance"
 # The manifest's record of the real data a run was made with, checked on every resume.
 REAL_DATA, SHA256 = "real_data", "sha256"
 FLOAT32_BYTES = 4
+# The regime whose training set grows every generation (lab/regimes.py).
+ACCUMULATE = "accumulate"
 # Items an untrained model draws before anything is bound, to check what `sample` returns.
 PROBE_ITEMS = 2
 PROBE_SEED = 0
@@ -123,6 +125,17 @@ class TrainedDomain(ABC):
     def real_items(self) -> torch.Tensor:
         """Generation 0's training set: one item per row."""
 
+    @property
+    def real_classes(self) -> torch.Tensor | None:
+        """The class of each real item (int64), which a class-conditional model trains on;
+        None for data without classes."""
+        return None
+
+    def classes_of(self, stored: bytes) -> torch.Tensor | None:
+        """The class each item of a generation's samples file was drawn for (a
+        class-conditional model's); None when it holds none."""
+        return None
+
     @abstractmethod
     def data_inputs(self) -> dict[str, Any]:
         """The keywords the data gives a model's constructor (e.g. image_shape)."""
@@ -163,6 +176,9 @@ class TrainedDomain(ABC):
             train.accelerator, train.precision, train.deterministic, train.compile
         )
         self.load_real()
+        problem = regimes.size_problem(self.config, len(self.real_items), self.ITEMS)
+        if problem:
+            raise ConfigError(f"{problem}.")
         self._check_real_unchanged(run)
         self._check_memory()
         check_model(self.config)
@@ -193,11 +209,10 @@ class TrainedDomain(ABC):
         config, shape = self.config, tuple(self.real_items.shape[1:])
         real, samples = len(self.real_items), config.samples_per_generation
         item_bytes = math.prod(shape) * self.real_items.element_size()
-        if config.regime == "accumulate":
-            largest = real + (config.generations - 1) * samples
+        largest = regimes.largest_training_set(config, real)
+        growing = ""
+        if config.regime == ACCUMULATE:
             growing = f", the training set growing by them over {config.generations} generations"
-        else:
-            largest, growing = max(real, samples), ""
         refuse_if_too_large(
             (largest + samples) * item_bytes,
             f"key 'samples_per_generation' is {samples}: a generation's samples and training "
@@ -254,16 +269,21 @@ class TrainedDomain(ABC):
         relative = self.files(generation - 1)[CHECKPOINT]
         return read_checkpoint(run.read_generation_file(generation - 1, relative)).state_dict
 
-    def stored_samples(self, run: RunDirectory, generation: int) -> torch.Tensor:
-        """A finished generation's samples, read back through their sha256."""
+    def stored_samples(self, run: RunDirectory, generation: int) -> regimes.Items:
+        """A finished generation's samples and the classes they were drawn for (if any),
+        read back through their sha256."""
         relative = self.files(generation)[SAMPLES]
-        return self.samples_of(run.read_generation_file(generation, relative))
+        stored = run.read_generation_file(generation, relative)
+        return regimes.Items(self.samples_of(stored), self.classes_of(stored))
 
     def run_block(self, run: RunDirectory, first: int, end: int) -> Block:
         config, generation = self.config, first
         began = time.perf_counter()
         training = regimes.training_set(
-            config, generation, self.real_items, lambda k: self.stored_samples(run, k)
+            config,
+            generation,
+            regimes.Items(self.real_items, self.real_classes),
+            lambda k: self.stored_samples(run, k),
         )
         inputs = self.model_inputs()
         loggers = generation_loggers(run.path, generation, config.logging)
@@ -276,6 +296,7 @@ class TrainedDomain(ABC):
             inputs,
             loggers,
             self._starting_weights(run, generation),
+            training.classes,
         )
         faults.reached(f"trained:{generation}")
         drawn = self.draw(model, generation)

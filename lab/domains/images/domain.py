@@ -25,12 +25,13 @@ from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.measure import check_feature_space, check_metric_sizes, heldout_metrics
-from lab.domains.images.settings import IMAGE_SHAPE, ImageExperiment
+from lab.domains.images.settings import IMAGE_SHAPE, NUM_CLASSES, ImageExperiment
 from lab.errors import ConfigError, DataError
-from lab.generators.build import call_sample, check_drawn
+from lab.generators.build import call_sample, check_drawn, class_conditional
 from lab.metrics.degenerate import FeatureSetError
 from lab.metrics.memorisation import COLUMN as COPY_COLUMN
 from lab.metrics.tails import COLUMNS as TAIL_COLUMNS
+from lab.rundir import faults
 from lab.rundir.directory import RunDirectory
 from lab.rundir.storage import decode_npz, encode_npz
 from lab.training.seeding import cpu_generator, derive_seed
@@ -58,12 +59,19 @@ COLUMNS = (
 )
 
 
+# The samples file's array of the class each sample was drawn for (a class-conditional
+# model's), which later generations train on; "labels" holds the judge's.
+CLASSES = "classes"
+
+
 @dataclasses.dataclass(frozen=True)
 class Drawn:
-    """A generation's samples, and its grid from the same noise every generation."""
+    """A generation's samples, and its grid from the same noise every generation; for a
+    class-conditional model, the class each sample was drawn for."""
 
     samples: torch.Tensor
     grid: torch.Tensor
+    classes: torch.Tensor | None = None
 
 
 class ImageDomain(TrainedDomain):
@@ -115,8 +123,17 @@ class ImageDomain(TrainedDomain):
     def real_items(self) -> torch.Tensor:
         return self.real.train.images
 
+    @property
+    def real_classes(self) -> torch.Tensor | None:
+        return self.real.train.labels if self.num_classes else None
+
+    @property
+    def num_classes(self) -> int:
+        """The data's classes (one label per image); 0 for attributes or no labels."""
+        return self.real.num_classes if self.real.label_kind == "classes" else 0
+
     def data_inputs(self) -> dict[str, Any]:
-        return {IMAGE_SHAPE: self.image_shape}
+        return {IMAGE_SHAPE: self.image_shape, NUM_CLASSES: self.num_classes}
 
     def files(self, generation: int) -> dict[str, str]:
         return image_files(generation)
@@ -124,11 +141,17 @@ class ImageDomain(TrainedDomain):
     def samples_of(self, stored: bytes) -> torch.Tensor:
         return torch.from_numpy(decode_npz(stored)["images"])
 
+    def classes_of(self, stored: bytes) -> torch.Tensor | None:
+        arrays = decode_npz(stored)
+        return torch.from_numpy(arrays[CLASSES]) if CLASSES in arrays else None
+
     def probe(self, model: torch.nn.Module, count: int, generator: torch.Generator) -> None:
-        sample_images(self.config, model, count, generator, self.image_shape)
+        sample_images(self.config, model, count, generator, self.image_shape, self.num_classes)
 
     def draw(self, model: torch.nn.Module, generation: int) -> Drawn:
-        return draw_images(self.config, generation, model, self.plan, self.image_shape)
+        return draw_images(
+            self.config, generation, model, self.plan, self.image_shape, self.num_classes
+        )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -151,6 +174,8 @@ class ImageDomain(TrainedDomain):
         arrays = {"images": drawn.samples.numpy()}
         if labels is not None:
             arrays["labels"] = labels.numpy()
+        if drawn.classes is not None:
+            arrays[CLASSES] = drawn.classes.numpy()
         files = {
             "samples": encode_npz(arrays),
             "grid": grid_png(drawn.grid, self.config.sampling.grid_rows),
@@ -164,24 +189,29 @@ def draw_images(
     model: torch.nn.Module,
     plan: DevicePlan,
     image_shape: tuple[int, int, int],
+    num_classes: int = 0,
 ) -> Drawn:
-    """A generation's samples, and its grid from noise that is the same every generation."""
+    """A generation's samples, and its grid from noise that is the same every generation
+    (with the class each sample was drawn for, for a class-conditional model)."""
     with plan.inference():
-        samples = sample_images(
+        samples, classes = sample_images(
             config,
             model,
             config.samples_per_generation,
             cpu_generator(derive_seed(config.seed, "samples", generation)),
             image_shape,
+            num_classes,
         )
-        grid = sample_images(
+        faults.reached(f"drew-samples:{generation}")
+        grid, _ = sample_images(
             config,
             model,
             config.sampling.grid_rows**2,
             cpu_generator(derive_seed(config.seed, "grid")),
             image_shape,
+            num_classes,
         )
-    return Drawn(samples, grid)
+    return Drawn(samples, grid, classes)
 
 
 def sample_images(
@@ -190,18 +220,33 @@ def sample_images(
     n: int,
     generator: torch.Generator,
     image_shape: tuple[int, int, int],
-) -> torch.Tensor:
+    num_classes: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`n` images from `model.sample`, with the sampling knobs it declares; anything but
-    uint8 [n, C, H, W] of the data's shape is a ModelContractError."""
+    uint8 [n, C, H, W] of the data's shape is a ModelContractError. A class-conditional model
+    (docs/models.md) draws each image for a class drawn uniformly from `generator` first;
+    those classes come back beside the images (None for other models)."""
     sampling = config.sampling
     knobs = {
         "batch_size": sampling.batch_size,
         "temperature": sampling.temperature,
         "truncation": sampling.truncation,
+        "guidance": sampling.guidance,
+        "steps": sampling.steps,
     }
+    classes = None
+    if class_conditional(model):
+        if num_classes < 1:
+            raise DataError(
+                f"{type(model).__qualname__} is class-conditional, but the data has no class "
+                "labels to draw its samples for; use data with classes, or an unconditional model"
+            )
+        classes = torch.randint(num_classes, (n,), generator=generator)
+        knobs["classes"] = classes
     drawn = call_sample(model, (n, generator), knobs)
     call = f"sample({n}, generator)"
-    return check_drawn(model, drawn, (n, *image_shape), call, "images of the data's shape")
+    images = check_drawn(model, drawn, (n, *image_shape), call, "images of the data's shape")
+    return images, classes
 
 
 def check_sizes(config: ImageExperiment, real: RealData) -> None:

@@ -16,11 +16,12 @@ from lab.data.celeba_attributes import ATTRIBUTES as CELEBA_ATTRIBUTES
 from lab.domains.images.datasets import DATASETS, DEFAULT_DATASET, Mnist5kData
 from lab.experiment import ExperimentConfig, requested_biases
 from lab.generators.section import ClassPathModel, model_field
-from lab.schema import SchemaError, bounds, by_kind
+from lab.schema import SchemaError, bounds, by_kind, omitted_at_default
 from models.registry import model_configs
 
 # What an image model's constructor gets from the data, where it declares it.
 IMAGE_SHAPE = "image_shape"
+NUM_CLASSES = "num_classes"
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,16 @@ class ImageSamplingConfig:
     # truncated to [-truncation, truncation] (null: unbiased).
     temperature: float = field(default=1.0, metadata=bounds(gt=0))
     truncation: float | None = field(default=None, metadata=bounds(gt=0))
+    # Classifier-free guidance weight w of a class-conditional model (MAD's lambda =
+    # 1 / (1 + w)); 0 is unbiased.
+    guidance: float = field(default=0.0, metadata={**bounds(ge=0), **omitted_at_default()})
+    # Denoising steps of a diffusion model's sampler (null: every step of its training
+    # schedule). Fewer steps are faster and coarser.
+    steps: int | None = field(default=None, metadata={**bounds(ge=1), **omitted_at_default()})
 
-    # The keywords of `sample` that bias it; a config that sets one asks the model for it.
-    BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation")
+    # The keywords of `sample` that a config setting them asks the model for: the biases,
+    # and the sampler's steps; a model whose `sample` does not declare one is refused.
+    BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation", "guidance", "steps")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +130,12 @@ class ImageExperiment(ExperimentConfig):
         side_problem = getattr(self.model, "image_side_problem", None)
         if side_problem is not None:
             self._check_side(side_problem)
+        bias_problem = getattr(self.model, "bias_problem", None)
+        if bias_problem is not None:
+            for name, value in self.sampling_biases().items():
+                problem = bias_problem(name, value)
+                if problem:
+                    raise SchemaError(f"sampling.{name}", f"is {value!r}, but {problem}")
 
     def check_model_class(self, cls: type) -> None:
         """A model from outside the lab may refuse image sides as the lab's DCGAN does, with
@@ -141,7 +155,11 @@ class ImageExperiment(ExperimentConfig):
             )
 
     def model_inputs(self) -> Mapping[str, str]:
-        return {**super().model_inputs(), IMAGE_SHAPE: "the data's [channels, height, width]"}
+        return {
+            **super().model_inputs(),
+            IMAGE_SHAPE: "the data's [channels, height, width]",
+            NUM_CLASSES: "the data's number of classes, 0 without class labels",
+        }
 
     def sampling_biases(self) -> dict[str, Any]:
         return requested_biases(self.sampling)

@@ -166,8 +166,9 @@ class VectorExperiment(ExperimentConfig):
             raise SchemaError(
                 "train", f"does not apply to model kind {model.kind!r} (no training loop)"
             )
-        if self.regime == "fresh":
+        if self.regime not in ("replace", "accumulate"):
             raise SchemaError(
                 "regime",
-                f"'fresh' is not supported for {data.name!r}; use 'replace' or 'accumulate'",
+                f"{self.regime!r} is not supported for {data.name!r}; use 'replace' or "
+                "'accumulate'",
             )
