@@ -72,6 +72,7 @@ def clean_run(config_file: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_two_generations_write_every_file_and_column(clean_run) -> None:
     with open(clean_run / METRICS_FILE, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -100,6 +101,7 @@ def test_two_generations_write_every_file_and_column(clean_run) -> None:
     assert manifest["generations"][1]["training_set"] == {"gen_0": SAMPLES}
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_sampling_resumes_to_identical_bytes(
     clean_run, config_file, tmp_path
 ) -> None:
