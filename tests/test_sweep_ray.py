@@ -85,7 +85,11 @@ def test_without_ray_the_executor_is_one_sentence(tmp_path, monkeypatch, capsys)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_cancels_the_ray_tasks_and_their_runs_record_it(tmp_path):
-    slow = ["model.chains=2000", "samples_per_generation=2000", "generations=120"]
+    # Cells far longer than the stop needs (4 million draws a generation, 1,200 generations:
+    # minutes each), so that no cell can finish before SIGTERM even when the watcher below is
+    # scheduled late on a busy machine; with 120 generations, under make test's two workers,
+    # both cells once ran to their end first.
+    slow = ["model.chains=2000", "samples_per_generation=2000", "generations=1200"]
     sweep = load_sweep(write_sweep(tmp_path, axes={"seed": [0, 1, 2]}, set=slow))
     before = _ray_processes()
     under_way = [sweep.output / "seed=0", sweep.output / "seed=1"]
