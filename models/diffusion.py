@@ -17,6 +17,8 @@ predictions as (1 + w) eps(x, c) - w eps(x): classifier-free guidance (Ho and Sa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import lightning as L
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
@@ -24,7 +26,8 @@ from torch.nn import functional as F
 
 from lab.errors import ConfigError
 from models.epoch_means import EpochMeans
-from models.pixels import to_uint8, to_unit
+from models.pixels import to_unit
+from models.sampling import quantise
 
 # Pixels in [0, 1] are diffused as [-1, 1], the range DDPM's schedule and clipping assume.
 _SCALE, _SHIFT = 2.0, 1.0
@@ -131,22 +134,23 @@ class Diffusion(L.LightningModule):
             raise ValueError("a class-conditional model samples for given classes")
         self.eval()
         noise = torch.randn((n, *self.image_shape), generator=generator)
-        parts, nonfinite = [], 0
-        for start in range(0, n, batch_size):
+        return quantise(self._units(noise, classes, batch_size, steps, guidance), self)
+
+    def _units(
+        self,
+        noise: torch.Tensor,
+        classes: torch.Tensor | None,
+        batch_size: int,
+        steps: int | None,
+        guidance: float,
+    ) -> Iterator[torch.Tensor]:
+        """The denoised images, `batch_size` at a time, with values in [0, 1]."""
+        for start in range(0, len(noise), batch_size):
             chunk = noise[start : start + batch_size].to(self.device)
             wanted = None
             if self.class_conditional:
                 wanted = classes[start : start + batch_size].to(self.device)
-            unit = (self._denoise(chunk, wanted, steps, guidance) + _SHIFT) / _SCALE
-            nonfinite += int((~unit.isfinite()).sum())
-            parts.append(to_uint8(unit).cpu())
-        images = torch.cat(parts)
-        if nonfinite and self.diverged is None:
-            self.diverged = (
-                f"the model gave NaN or infinite values for {nonfinite} of {images.numel()} "
-                "sampled pixels (stored as 0 for NaN and -inf, 255 for +inf)"
-            )
-        return images
+            yield (self._denoise(chunk, wanted, steps, guidance) + _SHIFT) / _SCALE
 
     def _denoise(
         self, x: torch.Tensor, classes: torch.Tensor | None, steps: int | None, guidance: float

@@ -12,6 +12,9 @@ let the quantisation turn those values into ordinary black or white pixels.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
 
 from models.latents import draw_latents
@@ -43,15 +46,22 @@ class LatentImageSampler:
         `batch_size`."""
         self.eval()
         z = draw_latents((n, *self.latent_shape), generator, temperature, truncation)
-        parts, nonfinite = [], torch.zeros((), dtype=torch.int64, device=self.device)
-        for chunk in z.split(batch_size):
-            unit = self.decode_to_unit(chunk.to(self.device))
-            nonfinite += (~unit.isfinite()).sum()
-            parts.append(to_uint8(unit).cpu())
-        images = torch.cat(parts)
-        if int(nonfinite) and self.diverged is None:
-            self.diverged = (
-                f"the model gave NaN or infinite values for {int(nonfinite)} of {images.numel()} "
-                "sampled pixels (stored as 0 for NaN and -inf, 255 for +inf)"
-            )
-        return images
+        units = (self.decode_to_unit(chunk.to(self.device)) for chunk in z.split(batch_size))
+        return quantise(units, self)
+
+
+def quantise(units: Iterable[torch.Tensor], model: Any) -> torch.Tensor:
+    """Decoded batches with values in [0, 1] (on the model's device) -> uint8 images on the
+    CPU; NaN or infinite values set the model's `diverged` sentence. Counted on the device
+    and read once at the end, so sampling on a GPU waits for no count per batch."""
+    parts, nonfinite = [], torch.zeros((), dtype=torch.int64, device=model.device)
+    for unit in units:
+        nonfinite += (~unit.isfinite()).sum()
+        parts.append(to_uint8(unit).cpu())
+    images = torch.cat(parts)
+    if int(nonfinite) and model.diverged is None:
+        model.diverged = (
+            f"the model gave NaN or infinite values for {int(nonfinite)} of {images.numel()} "
+            "sampled pixels (stored as 0 for NaN and -inf, 255 for +inf)"
+        )
+    return images
