@@ -67,19 +67,23 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = shared / "cache"
     with FileLock(str(shared / "cache.lock")):
         path.mkdir(exist_ok=True)
-        _train_the_tiny_judge(path, shared / "judge.yaml")
+        config = shared / "judge.yaml"
+        config.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(path)}))
+        _tiny_judge(config)  # trained here once, found by every later call
     return path
 
 
-def _train_the_tiny_judge(cache: Path, config_path: Path) -> None:
-    """Train (or just find) the tiny experiment's judge in `cache`."""
+def _tiny_judge(config_path: Path):
+    """(config, real data, judge) of a tiny experiment file; the judge trained into its
+    cache_dir unless it is there already."""
     from lab.config import load_config
     from lab.device import plan_device
     from lab.domains.images.judging import load_or_train_judge
 
-    config_path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, "cache_dir": str(cache)}))
     config = load_config(config_path)
-    load_or_train_judge(config, config.data.load(), plan_device("cpu", "32-true", True))
+    real = config.data.load()
+    judge, _ = load_or_train_judge(config, real, plan_device("cpu", "32-true", deterministic=True))
+    return config, real, judge
 
 
 @pytest.fixture
@@ -108,14 +112,7 @@ def tiny_config(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Pa
 @pytest.fixture(scope="module")
 def mnist(tiny_config: Path):
     """(config, real data, judge) of the tiny experiment; the judge is the session's cached one."""
-    from lab.config import load_config
-    from lab.device import plan_device
-    from lab.domains.images.judging import load_or_train_judge
-
-    config = load_config(tiny_config)
-    real = config.data.load()
-    judge, _ = load_or_train_judge(config, real, plan_device("cpu", "32-true", deterministic=True))
-    return config, real, judge
+    return _tiny_judge(tiny_config)
 
 
 def assert_matches_row(measured: dict, row: dict[str, str]) -> None:
