@@ -102,10 +102,20 @@ mnist-dcgan: $(STAMP)
 
 # A class-conditional DDPM on digits (README "Diffusion on digits"): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.
-.PHONY: demo-diffusion mnist-ddpm
+.PHONY: demo-diffusion demo-diffusion-regimes mnist-ddpm
 
 demo-diffusion: $(STAMP)
 	$(LAB) run experiments/demo_diffusion.yaml $(ARGS)
+
+# replace, accumulate, fresh and guided (w = 2) side by side, four generations each (MAD's
+# three findings, README "Diffusion on digits"); fixed run folders, so a rerun resumes.
+DIFFUSION_RUNS := demo_diffusion_regimes demo_diffusion_accumulate demo_diffusion_fresh demo_diffusion_guided
+
+demo-diffusion-regimes: $(STAMP)
+	for run in $(DIFFUSION_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/regimes/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(DIFFUSION_RUNS),runs/regimes/$(r)) --out runs/regimes/demo_diffusion_compare
 
 mnist-ddpm: $(STAMP)
 	$(LAB) run experiments/mnist_ddpm.yaml $(ARGS)
