@@ -168,15 +168,24 @@ def test_the_readme_is_a_front_page() -> None:
     assert len(lines) < README_MAX_LINES
 
 
-def test_every_file_the_readme_links_exists() -> None:
+def test_every_file_and_heading_the_readme_links_exists() -> None:
     text = README.read_text(encoding="utf-8")
-    targets = {link.split("#")[0] for link in _LINK.findall(text) if "://" not in link}
-    assert "docs/config.md" in targets
-    for target in sorted(targets):
+    links = {link for link in _LINK.findall(text) if "://" not in link}
+    assert {"docs/config.md", "docs/vae.md#full-mnist"} <= links
+    for link in sorted(links):
+        target, _, anchor = link.partition("#")
         if target in ARRIVING_PAGES:
             assert not (ROOT / target).exists(), f"{target} is here: drop it from ARRIVING_PAGES"
             continue
         assert (ROOT / target).exists(), f"README.md links {target}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", (ROOT / target).read_text(), re.MULTILINE)
+            assert anchor in {_slug(h) for h in headings}, f"{target} has no heading #{anchor}"
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub (and mkdocs' toc) gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def test_every_make_target_the_readme_names_exists() -> None:
