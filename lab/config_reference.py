@@ -234,8 +234,8 @@ def render() -> str:
 
 
 def _cell(text: str) -> str:
-    """`text` safe in a Markdown table cell: no column breaks, no HTML tags."""
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """`text` safe in a Markdown table cell: no column breaks, no HTML tags (`<name>`)."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def main(argv: list[str] | None = None) -> int:
