@@ -39,9 +39,9 @@ class TrainConfig:
     # measures the data, not the compute. false: epochs of each generation's own training
     # set (an accumulating set then gets ever more steps).
     fixed_budget: bool = True
-    # Where training runs: auto picks CUDA when present.
+    # Where training runs: auto picks the GPU when there is one.
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
-    # auto: bf16 mixed precision on a CUDA card that supports it, else 32-bit.
+    # auto: bf16 mixed precision on a GPU that supports it, else 32-bit.
     precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
     # Deterministic kernels (byte-identical reruns); false lets cuDNN autotune.
     deterministic: bool = True
