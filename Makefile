@@ -35,7 +35,7 @@ mnist-vae: $(STAMP)
 celeba-dcgan: $(STAMP)
 	$(LAB) run experiments/celeba_dcgan.yaml $(ARGS)
 
-# A small GPT trained on its own writing (README, "Text"): offline on the Python manual, and
+# A small GPT trained on its own writing (docs/text.md): offline on the Python manual, and
 # on wikitext-2 placed by hand in data/wikitext-2-raw/ (sized for a GPU).
 demo-text: $(STAMP)
 	$(LAB) run experiments/demo_text.yaml $(ARGS)
@@ -57,7 +57,7 @@ demo-text-beams: $(STAMP)
 wikitext-gpt: $(STAMP)
 	$(LAB) run experiments/wikitext_gpt.yaml $(ARGS)
 
-# The Nature paper's two settings as it ran them (README, "Text"): OPT-125m from the hub,
+# The Nature paper's two settings as it ran them (docs/text.md): OPT-125m from the hub,
 # fine-tuned each generation, 5-way beam search; then side by side. Fixed run folders, so a
 # rerun resumes. For a GPU, with wikitext-2 in data/wikitext-2-raw/.
 OPT_RUNS := wikitext_opt wikitext_opt_keep10
@@ -83,7 +83,7 @@ mnist-regimes: $(STAMP)
 	done
 	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist_$(r)) --out runs/regimes/mnist_compare
 
-# The DCGAN on digits (README "GAN on digits"): the demo on mnist5k padded to 32x32, its
+# The DCGAN on digits (docs/gan.md): the demo on mnist5k padded to 32x32, its
 # regimes side by side (fixed run folders, so a rerun resumes), and full MNIST for a GPU.
 .PHONY: demo-gan demo-gan-regimes mnist-dcgan
 GAN_RUNS := demo_gan demo_gan_accumulate demo_gan_fresh demo_gan_truncated
@@ -100,7 +100,7 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
-# A class-conditional DDPM on digits (README "Diffusion on digits"): the CPU demo on mnist5k,
+# A class-conditional DDPM on digits (docs/diffusion.md): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.
 .PHONY: demo-diffusion demo-diffusion-regimes mnist-ddpm
 
@@ -122,7 +122,7 @@ mnist-ddpm: $(STAMP)
 
 # The whole suite, one pytest-xdist worker a CPU (one torch thread each), whole test files to a
 # worker so that a file's shared runs are made once; .ci/run calls it. test-fast skips the
-# tests marked slow (trained models, whole loops) for the edit-test loop. README, "Tests".
+# tests marked slow (trained models, whole loops) for the edit-test loop (docs/getting-started.md).
 # TEST_ARGS passes more, e.g. make test TEST_ARGS="--durations=40" or TEST_ARGS="-k sweep".
 TEST_WORKERS ?= auto
 TEST_ARGS    ?=
@@ -133,6 +133,15 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
+
+# The manual (docs/, mkdocs.yml) as a site in site/, warnings as errors; tests/test_docs.py
+# builds it the same way in make test. config-doc rewrites docs/config.md from the schema.
+.PHONY: docs config-doc
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+config-doc: $(STAMP)
+	$(BIN)/python -m lab.config_reference
 
 # Rewrite docs/errors.md from the bad-input cases in tests/test_bad_inputs.py.
 errors-doc: $(STAMP)
@@ -178,7 +187,7 @@ check: $(STAMP)
 	$(if $(RUN),,$(error set RUN to a run directory, e.g. make check RUN=runs/demo/<timestamp>))
 	$(LAB) check $(RUN) $(ARGS)
 
-# The Nature paper's simplest systems (README "A Gaussian and a Gaussian mixture"): 1,000
+# The Nature paper's simplest systems (docs/gaussians.md): 1,000
 # Gaussian chains under both estimators and both regimes, and a 2-D Gaussian mixture refitted
 # by EM for 2,000 generations (replace) and 200 (accumulate). Fixed run folders, so a rerun
 # resumes (or does nothing).
@@ -193,14 +202,14 @@ gaussian: $(STAMP)
 	$(LAB) compare $(foreach r,$(GAUSSIAN_RUNS),runs/gaussian/$(r)) --out runs/gaussian/compare
 
 # Accumulate refits on every point so far (O(G^2) in all): 200 generations here, about 25 s;
-# all 2,000 take roughly half an hour on 2 cores (extrapolated, README).
+# all 2,000 take roughly half an hour on 2 cores (extrapolated, docs/gaussians.md).
 gmm: $(STAMP)
 	$(LAB) run experiments/gmm.yaml --run-dir runs/gmm/replace $(ARGS)
 	$(LAB) run experiments/gmm.yaml --run-dir runs/gmm/accumulate_200 \
 	  --set regime=accumulate --set generations=201 $(ARGS)
 	$(LAB) compare runs/gmm/replace runs/gmm/accumulate_200 --out runs/gmm/compare
 
-# Numbers with error bars (README "Seeds and sweeps"): the mnist5k VAE, replace against
+# Numbers with error bars (docs/sweeps.md): the mnist5k VAE, replace against
 # accumulate, 3 seeds each, as one sweep; then the comparison with 95% t-intervals.
 # EXECUTOR=ray runs the same cells as Ray tasks on a local Ray instance (ARGS="--address
 # HOST:6379" joins a cluster). PARALLEL cells at once on the local executor; on a CPU box each

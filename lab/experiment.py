@@ -26,17 +26,24 @@ from lab.schema import SchemaError, bounds, build, join, omitted_at_default, to_
 class TrainConfig:
     """The training budget of every generation, and the device it runs on."""
 
+    # Training budget per generation in epochs (see fixed_budget); set this or max_steps.
     max_epochs: int | None = field(default=None, metadata=bounds(ge=1))
+    # Training budget per generation in optimiser steps; set this or max_epochs.
     max_steps: int | None = field(default=None, metadata=bounds(ge=1))
+    # Training batch size.
     batch_size: int = field(default=128, metadata=bounds(ge=1))
+    # Learning rate (passed to the model's constructor as `lr`).
     lr: float = field(default=1e-3, metadata=bounds(gt=0))
     # true: max_epochs counts epochs of generation 0's real training set and is turned into
     # optimiser steps, the same for every generation and regime, so a comparison of regimes
     # measures the data, not the compute. false: epochs of each generation's own training
     # set (an accumulating set then gets ever more steps).
     fixed_budget: bool = True
+    # Where training runs: auto picks the GPU when there is one.
     accelerator: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto: bf16 mixed precision on a GPU that supports it, else 32-bit.
     precision: Literal["auto", "32-true", "bf16-mixed"] = "auto"
+    # Deterministic kernels (byte-identical reruns); false lets cuDNN autotune.
     deterministic: bool = True
     # torch.compile each part of the model (GPU only; ignored on the CPU). Compiling costs
     # time at the start of each generation (bench/RESULTS.md: the warm-up column).
@@ -94,6 +101,7 @@ class LoggingConfig:
     csv: bool = True
     # Lightning's TensorBoardLogger, used only when the tensorboard package is installed.
     tensorboard: bool = False
+    # Training losses are logged every this many optimiser steps.
     every_n_steps: int = field(default=50, metadata=bounds(ge=1))
 
 
@@ -107,7 +115,9 @@ class EarlyCollapseConfig:
     times its generation-0 value while its quality column (images: fid) is still at most
     `quality_within` times its generation-0 value: the tails went first."""
 
+    # A tail column counts as fallen below this fraction of its generation-0 value.
     tails_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+    # The quality column must still be at most this factor of its generation-0 value.
     quality_within: float = field(default=1.5, metadata=bounds(ge=1))
 
 
@@ -116,6 +126,7 @@ class LateCollapseConfig:
     """Late collapse: the first generation in which one of the domain's diversity columns
     (images: vendi, class_entropy) is below `diversity_below` times the real data's value."""
 
+    # A diversity column counts as lost below this fraction of the real data's.
     diversity_below: float = field(default=0.5, metadata=bounds(gt=0, le=1))
 
 
@@ -125,7 +136,9 @@ class CheckConfig:
     generation. Names are checked against the run's columns when the check runs, since the
     columns depend on the dataset and the metrics measured."""
 
+    # Largest allowed value per metrics.csv column, e.g. fid: 400.
     max: dict[str, float] = field(default_factory=dict)
+    # Smallest allowed value per metrics.csv column, e.g. classes_covered: 9.
     min: dict[str, float] = field(default_factory=dict)
     # Largest allowed factor over the first generation's value, e.g. fid: 3.0.
     max_increase: dict[str, float] = field(default_factory=dict, metadata=bounds(gt=0))
@@ -152,13 +165,18 @@ class ExperimentConfig:
     or model.class_path, among its own) and adds its own sections; `check_experiment`
     holds its rules across sections."""
 
+    # The experiment's name: runs go to runs/<name>/<timestamp>/.
     name: str
+    # Generations to run, generation 0 (trained on real data) included.
     generations: int = field(metadata=bounds(ge=1))
+    # Samples each generation draws (and, under replace, the next trains on).
     samples_per_generation: int = field(metadata=bounds(ge=1))
+    # Seeds every random draw, by (seed, purpose, generation); also picks the judge.
     seed: int
     model: Any
     # Required for the models that train with Lightning; the vector fits have none.
     train: TrainConfig | None = None
+    # What each generation after the first trains on (regimes.md).
     regime: Literal["replace", "accumulate", "fresh", "augment", "accumulate_subsample"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
     data: Any

@@ -6,14 +6,18 @@ with a suggestion, name the dotted key of every problem, and choose a model's se
 
 Field constraints live in `field(metadata=bounds(...))`, so the dataclasses stay the single
 description of what is allowed. Cross-field rules go in a `check(self, prefix)` method that raises
-`SchemaError` naming the key.
+`SchemaError` naming the key. A field's one-line description is the comment block right above
+it (`field_descriptions`): docs/config.md shows it next to the key (lab/config_reference.py).
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import inspect
 import math
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -58,6 +62,33 @@ def by_kind(
     `alternative` (key, dataclass): a section that gives that key instead is built as that
     dataclass (a model named by `class_path` rather than by `kind`)."""
     return {"kinds": registry, "kind_key": key, "default_kind": default, "alternative": alternative}
+
+
+def field_descriptions(cls: type) -> dict[str, str]:
+    """Field name -> the comment block right above the field in its class's source, on one
+    line; a subclass's comment on a field it redeclares wins. Fields without one are left out.
+    """
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or "__annotations__" not in klass.__dict__:
+            continue
+        lines, _ = inspect.getsourcelines(klass)
+        body = ast.parse(textwrap.dedent("".join(lines))).body[0]
+        for node in getattr(body, "body", ()):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                comment = _comment_above(lines, node.lineno - 1)
+                if comment:
+                    found[node.target.id] = comment
+    return found
+
+
+def _comment_above(lines: list[str], index: int) -> str:
+    """The `#` lines directly above line `index` (0-based), joined into one line."""
+    block: list[str] = []
+    while index > 0 and lines[index - 1].strip().startswith("#"):
+        index -= 1
+        block.insert(0, lines[index].strip().lstrip("#").strip())
+    return " ".join(block)
 
 
 _LIMIT_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}

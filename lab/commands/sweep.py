@@ -4,8 +4,8 @@ keys) as an ordinary run directory under one folder, then compare the cells, see
 Exit status: 0 when every cell finished; 1 when a cell failed (the others still ran; run the
 same command again to redo only what is unfinished); 2 when the sweep file, a cell's config
 or an option is invalid, or another sweep is running into the same folder; 143 or 130 when
-SIGTERM or Ctrl-C stopped it (its running cells too; the same command resumes). See the
-README's "Seeds and sweeps".
+SIGTERM or Ctrl-C stopped it (its running cells too; the same command resumes). See
+docs/sweeps.md.
 """
 
 from __future__ import annotations

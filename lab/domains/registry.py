@@ -41,7 +41,7 @@ def specs() -> tuple[DomainSpec, ...]:
 @cache
 def default_data() -> str:
     """The data.name of a config that names none: the one a domain's data section defaults
-    to (the offline digits, README)."""
+    to (the offline digits, docs/vae.md)."""
     for spec in specs():
         data = next(f for f in fields(spec.experiment) if f.name == "data")
         if data.metadata.get("default_kind"):

@@ -22,6 +22,7 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 class ClassPathModel:
     """A LightningModule built as `Class(**init_args)` plus the data's shape (docs/models.md)."""
 
+    # A LightningModule's import path, package.module.Class (models.md).
     class_path: str
     # The constructor's keyword arguments; checked against its signature when the class is
     # imported. The data's shape and train.lr are passed by the lab, not given here.

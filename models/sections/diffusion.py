@@ -20,9 +20,11 @@ class DiffusionConfig:
     layer per block, no attention); MAD's MNIST model is larger (experiments/mnist_ddpm.yaml).
     """
 
+    # A pixel-space DDPM on diffusers (models/diffusion.py).
     kind: Literal["diffusion"] = "diffusion"
     # Channels of the U-Net's levels; each level after the first halves the image side.
     block_out_channels: tuple[int, ...] = field(default=(32, 64, 64), metadata=bounds(ge=1))
+    # ResNet layers in each level of the U-Net.
     layers_per_block: int = field(default=1, metadata=bounds(ge=1))
     # Self-attention in the U-Net's lowest-resolution level (costly on a CPU).
     attention: bool = False

@@ -15,7 +15,9 @@ class HFCausalLMConfig:
     """A hub id (facebook/opt-125m) or a folder written by save_pretrained (model and
     tokenizer); text is cut into the model's own tokens."""
 
+    # A pretrained Hugging Face causal language model, fine-tuned each generation.
     kind: Literal["hf_causal_lm"] = "hf_causal_lm"
+    # A hub id (facebook/opt-125m) or a folder written by save_pretrained.
     pretrained: str
     # AdamW's decoupled weight decay on every weight while fine-tuning (0: none).
     weight_decay: float = field(default=0.0, metadata=bounds(ge=0))

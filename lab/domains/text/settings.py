@@ -70,6 +70,7 @@ class TextData:
 class PydocText(TextData):
     """The Python reference manual of the standard library, split by document (offline)."""
 
+    # The Python reference manual that ships with Python (offline).
     name: Literal["pydoc"] = "pydoc"
     # Share of the text, in whole documents, held out for measuring.
     heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
@@ -86,7 +87,9 @@ class PydocText(TextData):
 class WikitextText(TextData):
     """wikitext-2's raw files, placed by hand in <root>/wikitext-2-raw/."""
 
+    # wikitext-2 (raw), the Nature paper's data, placed by hand.
     name: Literal["wikitext2"] = "wikitext2"
+    # The folder that holds wikitext-2-raw/.
     root: str = "data"
     # The file held out for measuring (the training file is always wiki.train.raw).
     heldout_split: Literal["valid", "test"] = "test"
@@ -103,7 +106,9 @@ class WikitextText(TextData):
 class TextFilesText(TextData):
     """Every .txt file under the folder `root` (subfolders included), one document each."""
 
+    # Your own corpus: .txt files, one document each.
     name: Literal["textfiles"] = "textfiles"
+    # The folder searched for .txt files.
     root: str = "data"
     # Share of the text, in whole documents, held out for measuring.
     heldout_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
@@ -127,6 +132,7 @@ CORPORA: dict[str, type] = {
 class TextSamplingConfig:
     """How continuations are drawn."""
 
+    # Prompts continued at once (times sampling.beams rows with beam search).
     batch_size: int = field(default=1000, metadata=bounds(ge=1))
     # The text model's sampling bias: the next token is drawn from softmax(logits /
     # temperature); 1.0 is unbiased, below 1 sharpens towards the most likely token.

@@ -24,7 +24,9 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 class GaussianData:
     """N(0, I) in `dim` dimensions; every chain starts from its own sample of it."""
 
+    # The standard normal N(0, I) as the real distribution.
     name: Literal["gaussian"] = "gaussian"
+    # Dimensions of the Gaussian.
     dim: int = field(default=1, metadata=bounds(ge=1))
     # A chain counts as collapsed (column fraction_collapsed) once its variance falls below
     # this fraction of the real variance, 1. A chain's variance is the geometric mean of its
@@ -39,9 +41,13 @@ class GaussianData:
 class MixtureData:
     """A mixture of Gaussians; the defaults are two tilted 2-D Gaussians, well apart."""
 
+    # A Gaussian mixture as the real distribution (the Nature paper's first figure).
     name: Literal["gmm"] = "gmm"
+    # The real components' weights; they must sum to 1.
     weights: tuple[float, ...] = field(default=(0.5, 0.5), metadata=bounds(gt=0))
+    # The real components' means, one list per component.
     means: tuple[tuple[float, ...], ...] = ((-2.0, 0.0), (2.0, 0.0))
+    # The real components' covariance matrices, one per component.
     covariances: tuple[tuple[tuple[float, ...], ...], ...] = (
         ((1.0, 0.5), (0.5, 1.0)),
         ((1.0, -0.5), (-0.5, 1.0)),
@@ -88,6 +94,7 @@ class MixtureData:
 
 @dataclass(frozen=True)
 class GaussianConfig:
+    # Gaussian chains, each refitted (mean and covariance) to its own N samples.
     kind: Literal["gaussian"] = "gaussian"
     # Independent chains, each its own loop of fit -> sample -> refit, run as one batch.
     chains: int = field(default=1000, metadata=bounds(ge=1))
@@ -104,12 +111,16 @@ class GaussianConfig:
 
 @dataclass(frozen=True)
 class MixtureConfig:
+    # A Gaussian mixture refitted by EM (sklearn's GaussianMixture, full covariances).
     kind: Literal["gmm"] = "gmm"
+    # Mixture components fitted each generation.
     components: int = field(default=2, metadata=bounds(ge=1))
     # EM stops after max_iter iterations or when the mean log-likelihood gains less than
     # tol; reg_covar is added to every covariance's diagonal (sklearn's defaults).
     max_iter: int = field(default=100, metadata=bounds(ge=1))
+    # EM's convergence threshold on the mean log-likelihood's gain.
     tol: float = field(default=1e-3, metadata=bounds(gt=0))
+    # Added to every fitted covariance's diagonal.
     reg_covar: float = field(default=1e-6, metadata=bounds(ge=0))
     # Generations computed in memory between two commits to the run directory.
     commit_every: int = field(default=100, metadata=bounds(ge=1))
@@ -133,6 +144,7 @@ class VectorSamplingConfig:
     # fitted mean (1.0 unbiased); truncation draws each noise coordinate from a normal
     # truncated to [-truncation, truncation] (null: unbiased).
     temperature: float = field(default=1.0, metadata=bounds(gt=0))
+    # Noise truncated to [-truncation, truncation] (null: unbiased).
     truncation: float | None = field(default=None, metadata=bounds(gt=0))
 
     BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation")
