@@ -102,6 +102,8 @@ FULL = Size(
     eval_batch=5000,
     inception_images=10_000,
     inception_batch=500,
+    vit_images=1000,
+    vit_batch=250,
     matmul_side=8192,
     matmul_repeats=20,
     profile_skip=20,
@@ -129,6 +131,8 @@ SMOKE = Size(
     eval_batch=128,
     inception_images=0,
     inception_batch=8,
+    vit_images=4,  # a ViT-L image takes seconds on a small CPU
+    vit_batch=4,
     matmul_side=512,  # big enough for the CPU's matrix kernels to reach their speed
     matmul_repeats=5,
     profile_skip=2,
@@ -381,6 +385,15 @@ class Bench:
             lambda: evaluation.evaluation_seconds(
                 plan, evaluation.judge_space(DCGAN_SHAPE), real, fake, size.eval_batch
             ),
+        )
+        section["feature_spaces"] = self.attempt(
+            "evaluation feature spaces",
+            lambda: {
+                name: evaluation.features_per_second(
+                    plan, space, real[: size.vit_images], size.vit_batch
+                )
+                for name, space in evaluation.pretrained_spaces().items()
+            },
         )
         count = size.inception_images
         section["inception_images"] = count
