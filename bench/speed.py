@@ -386,15 +386,16 @@ class Bench:
                 plan, evaluation.judge_space(DCGAN_SHAPE), real, fake, size.eval_batch
             ),
         )
-        section["feature_spaces"] = self.attempt(
-            "evaluation feature spaces",
-            lambda: {
-                name: evaluation.features_per_second(
-                    plan, space, real[: size.vit_images], size.vit_batch
-                )
-                for name, space in evaluation.pretrained_spaces().items()
-            },
-        )
+        if size.vit_images:
+            section["feature_spaces"] = self.attempt(
+                "evaluation feature spaces",
+                lambda: {
+                    name: evaluation.features_per_second(
+                        plan, space, real[: size.vit_images], size.vit_batch
+                    )
+                    for name, space in evaluation.pretrained_spaces().items()
+                },
+            )
         count = size.inception_images
         section["inception_images"] = count
         if not count:  # FID's 2048x2048 eigenvalues alone take a minute on a small CPU

@@ -129,6 +129,30 @@ def test_a_file_of_other_content_is_refused_in_one_sentence(tmp_path, tiny_weigh
         lab.metrics.dinov2.dinov2_features(str(tiny_weights["dinov2"][0]), None)
 
 
+def test_a_wrong_weights_file_is_refused_before_any_training(
+    tmp_path, tiny_weights, capsys
+) -> None:
+    """The CLIP file where the DINOv2 one should be: one sentence, and no judge trained."""
+    wrong, _ = tiny_weights["clip"]
+    expected = tiny_weights["dinov2"][1]
+    metrics = {
+        "feature_spaces": ["judge", "dinov2"],
+        "dinov2_weights": str(wrong),
+        "dinov2_sha256": expected,
+    }
+    config = tmp_path / "wrong.yaml"
+    cache = tmp_path / "cache"
+    config.write_text(
+        yaml.safe_dump({**TINY_EXPERIMENT, "metrics": metrics, "cache_dir": str(cache)})
+    )
+    code = main(["run", str(config), "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"'{wrong}' is not the expected DINOv2 ViT-L/14 weights file" in err
+    assert tiny_weights["clip"][1] in err and expected in err
+    assert not list(cache.rglob("judge*")), "a judge trained before the weights were checked"
+
+
 SPACES_RUN = {
     **TINY_EXPERIMENT,
     "generations": 2,
@@ -177,7 +201,7 @@ def test_a_run_writes_both_spaces_and_resumes_identically(spaces_run, tmp_path) 
         assert f"{name}_dinov2" in rows[0], name
     assert "cmmd" not in rows[0]  # asked for in dinov2 only
     assert "copy_fraction" in rows[0] and "copy_fraction_dinov2" not in rows[0]
-    assert not any(c.startswith("recall_") and c.endswith("_dinov2") for c in rows[0])
+    assert "recall_0" in rows[0] and "recall_0_dinov2" not in rows[0]  # labels: first only
     assert all(row["fid"] != row["fid_dinov2"] for row in rows)
     reference = json.loads((clean / "manifest.json").read_text())["reference"]
     assert "vendi_dinov2" in reference and reference["vendi_dinov2"] != reference["vendi"]
@@ -192,7 +216,7 @@ def test_a_run_writes_both_spaces_and_resumes_identically(spaces_run, tmp_path) 
 @pytest.mark.slow
 def test_compare_report_check_and_eval_show_both(spaces_run, tmp_path, capsys) -> None:
     _, clean = spaces_run
-    assert main(["compare", str(clean), str(clean), "--out", str(tmp_path / "compare")]) == 0
+    assert main(["compare", str(clean), "--out", str(tmp_path / "compare")]) == 0
     assert (tmp_path / "compare" / "plots" / "fid_dinov2.png").is_file()
     assert (tmp_path / "compare" / "plots" / "fid.png").is_file()
     assert "fid_dinov2" in capsys.readouterr().out  # the table's headline columns

@@ -64,6 +64,11 @@ def checked_weights(published: PublishedWeights, weights: Path, expected: str | 
             f"feature space '{published.space}' needs the {published.package} package; install "
             f"it with `pip install 'collapse-lab[{EXTRA}]'`."
         ) from None
+    wanted = (
+        f"{published.sha256_key} asks for {expected}"
+        if expected
+        else f"the published file's is {published.sha256}"
+    )
     expected = expected or published.sha256
     must = (
         f"its sha256 must be {expected}"
@@ -93,9 +98,8 @@ def checked_weights(published: PublishedWeights, weights: Path, expected: str | 
     if digest != expected:
         raise FeatureSpaceError(
             f"'{weights}' is not the expected {published.network} weights file: its sha256 is "
-            f"{digest}, but {published.sha256_key} asks for {expected}; download "
-            f"{published.url} again (a partial download, or other weights under its name, "
-            "would give numbers in another space)."
+            f"{digest}, but {wanted}; download {published.url} again (a partial download, or "
+            "other weights under its name, would give numbers in another space)."
         )
     return digest
 
