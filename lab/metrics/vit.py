@@ -35,11 +35,11 @@ class Preprocessing:
 
     def __call__(self, images: Tensor) -> Tensor:
         """uint8 [N, 1 or 3, H, W] -> float32 [N, 3, size, size], normalised."""
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
         if self.centre_crop:
             images = centre_square(images)
-        pixels = pil_bicubic(images.float(), self.size)
+        pixels = pil_bicubic(images.float(), self.size)  # grey: one channel, a third the work
+        if pixels.shape[1] == 1:
+            pixels = pixels.expand(-1, 3, -1, -1)
         mean = torch.tensor(self.mean, device=pixels.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=pixels.device).view(1, 3, 1, 1)
         return (pixels / UINT8_MAX - mean) / std
