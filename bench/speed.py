@@ -77,6 +77,9 @@ class Size:
     eval_batch: int
     inception_images: int  # 0: not run
     inception_batch: int
+    # Images timed through each pretrained ViT-L space (DINOv2, CLIP); 0: not run.
+    vit_images: int
+    vit_batch: int
     matmul_side: int
     matmul_repeats: int
     profile_skip: int
