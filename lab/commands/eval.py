@@ -10,7 +10,7 @@ Without REAL, FAKE is measured against the held-out set of --judge-config's data
 true labels, exactly as every generation of that experiment is: eval of a run's own samples
 with the run's config.yaml reproduces its metrics.csv row. With REAL, the judge labels REAL.
 
-Feature spaces (default: the config's metrics.feature_space, else judge):
+Feature spaces (default: the config's metrics.feature_spaces or feature_space, else judge):
   judge      the penultimate layer of the judge of the experiment given with --judge-config:
              the classifier that `collapse-lab run` trains once on that experiment's dataset
              and caches (it is trained now if it is not cached yet). Its images must be the
