@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from PIL import Image
 
 import lab.metrics.clip
 import lab.metrics.dinov2
+import lab.report.figures
 from lab.cli import main
 from lab.config import load_config
 from lab.errors import FeatureSpaceError
@@ -215,8 +217,17 @@ def test_a_run_writes_both_spaces_and_resumes_identically(spaces_run, tmp_path) 
     assert _outputs(killed) == _outputs(clean)
 
 
+@pytest.fixture
+def quick_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which plots compare and report write is what is tested here; drawing each of the 50
+    columns' figures (tested in test_report.py) would take most of the test's time."""
+    blank = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(blank, format="PNG")
+    monkeypatch.setattr(lab.report.figures, "png", lambda figure: blank.getvalue())
+
+
 @pytest.mark.slow
-def test_compare_report_check_and_eval_show_both(spaces_run, tmp_path, capsys) -> None:
+def test_compare_report_check_and_eval_show_both(spaces_run, tmp_path, capsys, quick_plots):
     _, clean = spaces_run
     assert main(["compare", str(clean), "--out", str(tmp_path / "compare")]) == 0
     assert (tmp_path / "compare" / "plots" / "fid_dinov2.png").is_file()
