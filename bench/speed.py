@@ -77,6 +77,9 @@ class Size:
     eval_batch: int
     inception_images: int  # 0: not run
     inception_batch: int
+    # Images timed through each pretrained ViT-L space (DINOv2, CLIP); 0: not run.
+    vit_images: int
+    vit_batch: int
     matmul_side: int
     matmul_repeats: int
     profile_skip: int
@@ -104,6 +107,8 @@ FULL = Size(
     eval_batch=5000,
     inception_images=10_000,
     inception_batch=500,
+    vit_images=1000,
+    vit_batch=250,
     matmul_side=8192,
     matmul_repeats=20,
     profile_skip=20,
@@ -137,6 +142,8 @@ SMOKE = Size(
     eval_batch=128,
     inception_images=0,
     inception_batch=8,
+    vit_images=4,  # a ViT-L image takes seconds on a small CPU
+    vit_batch=4,
     matmul_side=512,  # big enough for the CPU's matrix kernels to reach their speed
     matmul_repeats=5,
     profile_skip=2,
@@ -413,6 +420,16 @@ class Bench:
                 plan, evaluation.judge_space(DCGAN_SHAPE), real, fake, size.eval_batch
             ),
         )
+        if size.vit_images:
+            section["feature_spaces"] = self.attempt(
+                "evaluation feature spaces",
+                lambda: {
+                    name: evaluation.features_per_second(
+                        plan, space, real[: size.vit_images], size.vit_batch
+                    )
+                    for name, space in evaluation.pretrained_spaces().items()
+                },
+            )
         count = size.inception_images
         section["inception_images"] = count
         if not count:  # FID's 2048x2048 eigenvalues alone take a minute on a small CPU

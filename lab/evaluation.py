@@ -28,6 +28,8 @@ def evaluate(
     train: Path | str | None = None,
     inception_weights: str | None = None,
     cache_dir: Path | str | None = None,
+    dinov2_weights: str | None = None,
+    clip_weights: str | None = None,
 ) -> dict[str, Any]:
     """Every metric of `fake` against `real`, or against the held-out set of `config`'s
     dataset when `real` is None (eval of a run's own samples with its config.yaml gives its
@@ -35,11 +37,14 @@ def evaluate(
 
     `config`: an experiment (a loaded config, or the path of an experiment file or a run's
     config.yaml) whose judge embeds and labels the images and whose metrics section sets k,
-    KID and batch sizes. `feature_space`: "judge" (needs `config`) or "inception" (default:
-    the config's). `kid` adds kid and kid_std; `train` (the images `fake`'s generator trained
-    on) adds copy_fraction. Returns {"real", "fake", "real_images", "fake_images",
-    "feature_space", "metrics": {column: value}, "notes": [...]}, as `eval --json` prints it.
-    Errors a user can fix are LabError sentences."""
+    KID and batch sizes. `feature_space`: "judge" (needs `config`), "inception", "dinov2" or
+    "clip", or several joined by commas ("judge,dinov2": the first gives the plain columns, the
+    others suffixed ones; default: the config's). `dinov2_weights` and `clip_weights` name
+    those spaces' weights files (default: the config's). `kid` adds kid and kid_std; `train`
+    (the images `fake`'s generator trained on) adds copy_fraction. Returns {"real", "fake",
+    "real_images", "fake_images", "feature_space" (the first), "feature_spaces", "metrics":
+    {column: value}, "notes": [...]}, as `eval --json` prints it. Errors a user can fix are
+    LabError sentences."""
     path = Path(config) if isinstance(config, (str, Path)) else None
     experiment = load_config(path, import_model=False) if path else config
     spec = registry.spec_of(experiment) if experiment else registry.default_spec()
@@ -58,4 +63,5 @@ def evaluate(
         train=train,
         inception_weights=inception_weights,
         cache_dir=cache_dir,
+        weights={"dinov2_weights": dinov2_weights, "clip_weights": clip_weights},
     )

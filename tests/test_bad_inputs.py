@@ -236,6 +236,27 @@ def inception_weights_folder(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _inception_eval(tmp, tmp / "weights")
 
 
+def dinov2_without_weights(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("TORCH_HOME", str(tmp / "torch-home"))
+    return _run(tmp, {"metrics": {"feature_spaces": ["judge", "dinov2"]}})
+
+
+def clip_weights_of_other_content(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    weights = tmp / "ViT-L-14-336px.pt"
+    weights.write_bytes(b"<html>rate limit exceeded</html>")
+    return _run(tmp, {"metrics": {"feature_space": "clip", "clip_weights": str(weights)}})
+
+
+def dinov2_hash_not_pinned(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    weights = tmp / "dinov2_vitl14_pretrain.pth"
+    weights.write_bytes(b"weights")
+    return _run(tmp, {"metrics": {"feature_space": "dinov2", "dinov2_weights": str(weights)}})
+
+
+def cmmd_outside_the_spaces(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"metrics": {"feature_spaces": ["judge", "dinov2"], "cmmd": ["clip"]}})
+
+
 _HELD_LOCKS: list[RunLock] = []
 
 
@@ -899,6 +920,26 @@ CASES = {
     ),
     "inception-folder": Case(
         "Inception weights path is a folder", inception_weights_folder, ("a folder, not a file",)
+    ),
+    "dinov2-weights": Case(
+        "DINOv2 features without the weights",
+        dinov2_without_weights,
+        ("dinov2_vitl14_pretrain.pth", "metrics.dinov2_weights", "dl.fbaipublicfiles.com"),
+    ),
+    "clip-hash": Case(
+        "CLIP weights file of other content",
+        clip_weights_of_other_content,
+        ("is not the expected CLIP ViT-L/14-336 weights file", "3035c92b350959924f9f"),
+    ),
+    "dinov2-hash-unset": Case(
+        "DINOv2 weights without a pinned sha256",
+        dinov2_hash_not_pinned,
+        ("metrics.dinov2_sha256 is not set",),
+    ),
+    "cmmd-space": Case(
+        "CMMD in a space the run does not measure in",
+        cmmd_outside_the_spaces,
+        ("metrics.cmmd[0]", "add it to feature_spaces"),
     ),
     "wikitext-missing": Case(
         "wikitext-2 file missing", missing_wikitext_file, ("wiki.test.raw", "wikitext-2-raw/")

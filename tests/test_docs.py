@@ -27,9 +27,6 @@ from lab.domains import registry
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 README_MAX_LINES = 250
-# A page another branch of this session adds (the README links it already); once it
-# exists, the test says to take it out of here.
-ARRIVING_PAGES = {"docs/feature_spaces.md"}
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _ROW_KEY = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
 
@@ -174,9 +171,6 @@ def test_every_file_and_heading_the_readme_links_exists() -> None:
     assert {"docs/config.md", "docs/vae.md#full-mnist"} <= links
     for link in sorted(links):
         target, _, anchor = link.partition("#")
-        if target in ARRIVING_PAGES:
-            assert not (ROOT / target).exists(), f"{target} is here: drop it from ARRIVING_PAGES"
-            continue
         assert (ROOT / target).exists(), f"README.md links {target}, which does not exist"
         if anchor:
             headings = re.findall(r"^#+ (.+)$", (ROOT / target).read_text(), re.MULTILINE)

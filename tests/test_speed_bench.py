@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,11 +11,16 @@ import pytest
 import torch
 
 from bench.results_file import remove_section, write_section
-from bench.speed import default_size, main
+from bench.speed import SIZES, default_size, main
 
 
 @pytest.mark.slow
-def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path) -> None:
+def test_smoke_bench_measures_every_part_and_keeps_other_sections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ViT-L feature spaces take half a minute on one core even at the smoke size; the
+    # suite leaves them to `make bench` (features_per_second is tested on its own).
+    monkeypatch.setitem(SIZES, "smoke", dataclasses.replace(SIZES["smoke"], vit_images=0))
     out = tmp_path / "out"
     write_section(out / "RESULTS.md", "prdc", "## PRDC: an earlier benchmark's section")
     code = main(["--size", "smoke", "--out", str(out), "--work-dir", str(tmp_path / "work")])
@@ -46,6 +52,22 @@ def test_smoke_bench_measures_every_part_and_keeps_other_sections(tmp_path: Path
     if not results["accelerated"]:
         assert "CPU run" in text and "yes |" not in text and "| no:" not in text
         assert text.count("not a target measurement (CPU or small size)") == 3
+
+
+def test_features_per_second_times_a_space() -> None:
+    from bench.evaluation import features_per_second
+    from lab.device import plan_device
+    from lab.metrics.features import FeatureSpace
+    from lab.metrics.vit import Preprocessing, PretrainedFeatures
+
+    unit = Preprocessing(size=8, mean=(0.0,) * 3, std=(1.0,) * 3, centre_crop=False)
+    module = PretrainedFeatures(torch.nn.Flatten(), unit, 3 * 8 * 8, "none")
+    images = torch.zeros(6, 1, 4, 4, dtype=torch.uint8)
+    timed = features_per_second(
+        plan_device("cpu", "32-true", True), FeatureSpace("x", module), images, 4
+    )
+    assert timed["images"] == 6
+    assert timed["features_per_s"] == pytest.approx(6 / timed["seconds"])
 
 
 def test_plain_make_bench_runs_the_smoke_size_on_a_cpu(monkeypatch) -> None:

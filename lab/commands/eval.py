@@ -10,7 +10,7 @@ Without REAL, FAKE is measured against the held-out set of --judge-config's data
 true labels, exactly as every generation of that experiment is: eval of a run's own samples
 with the run's config.yaml reproduces its metrics.csv row. With REAL, the judge labels REAL.
 
-Feature spaces (default: the config's metrics.feature_space, else judge):
+Feature spaces (default: the config's metrics.feature_spaces or feature_space, else judge):
   judge      the penultimate layer of the judge of the experiment given with --judge-config:
              the classifier that `collapse-lab run` trains once on that experiment's dataset
              and caches (it is trained now if it is not cached yet). Its images must be the
@@ -18,6 +18,13 @@ Feature spaces (default: the config's metrics.feature_space, else judge):
              --judge-config.
   inception  the standard 2048-d InceptionV3 features (images of any size); needs the
              torch-fidelity package and its weights file on disk.
+  dinov2     DINOv2 ViT-L/14's CLS token (FD_DINOv2, Stein et al. 2023); needs timm and its
+             weights file (docs/feature_spaces.md).
+  clip       CLIP ViT-L/14-336's unit-length image embedding (CMMD's space); needs open_clip
+             and its weights file.
+Several spaces joined by commas (--feature-space judge,dinov2) measure in each: the first
+gives the plain columns, every other one its feature metrics with its name as a suffix
+(fid_dinov2), as a run with metrics.feature_spaces writes them.
 With --judge-config, the judge also labels the images, which adds the label columns of its
 dataset: class shares and per-class recall for digits, attribute prevalence for CelebA, none
 for a folder of faces. The judge and the real features are cached where `collapse-lab run`
@@ -59,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feature-space",
         metavar="SPACE",
-        help="where distances are measured: judge or inception (default: the config's, else "
-        "judge, which needs --judge-config)",
+        help="where distances are measured: judge, inception, dinov2 or clip, or several "
+        "joined by commas (default: the config's, else judge, which needs --judge-config)",
     )
     parser.add_argument(
         "--judge-config",
@@ -74,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="InceptionV3 weights file (default: torch hub's cache, $TORCH_HOME/hub/checkpoints)",
     )
+    for space, network in (("dinov2", "DINOv2 ViT-L/14"), ("clip", "CLIP ViT-L/14-336")):
+        parser.add_argument(
+            f"--{space}-weights",
+            metavar="PATH",
+            help=f"{network} weights file (default: the config's metrics.{space}_weights, "
+            "else torch hub's cache)",
+        )
     parser.add_argument("--kid", action="store_true", help="add KID (kid, kid_std)")
     parser.add_argument(
         "--train",
@@ -110,6 +124,8 @@ def handle(args: argparse.Namespace) -> int:
         train=args.train,
         inception_weights=args.inception_weights,
         cache_dir=args.cache_dir,
+        dinov2_weights=args.dinov2_weights,
+        clip_weights=args.clip_weights,
     )
     report["notes"] = [*notes, *report["notes"]]
     print(json.dumps(report, indent=2) if args.json else _text(report))
@@ -132,7 +148,7 @@ def _text(report: dict[str, Any]) -> str:
     lines = [
         f"real: {report['real']} ({report['real_images']} images)",
         f"fake: {report['fake']} ({report['fake_images']} images)",
-        f"feature space: {report['feature_space']}",
+        f"feature space: {', '.join(report['feature_spaces'])}",
     ]
     for name, value in report["metrics"].items():
         shown = "n/a" if value is None else f"{value:.6g}"

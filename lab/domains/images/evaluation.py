@@ -29,16 +29,20 @@ from lab.data.images import ImageSet
 from lab.device import DevicePlan, plan_device
 from lab.domains.images.judging import load_or_train_judge
 from lab.domains.images.labels import LABEL_KINDS, label_kind
-from lab.domains.images.measure import GenerationMetrics, judge_space, real_features_path
+from lab.domains.images.measure import (
+    GenerationMetrics,
+    MeasuredSpace,
+    judge_space,
+    real_features_path,
+)
 from lab.domains.images.settings import MetricsConfig
+from lab.domains.images.spaces import PRETRAINED, SPACES, build_spaces, check_pretrained
 from lab.errors import ConfigError, DataError
 from lab.experiment import ExperimentConfig
 from lab.metrics.degenerate import FeatureSetError
 from lab.metrics.features import FeatureSpace
 from lab.rundir.results import verify_run_file
 
-# The spaces eval measures in: the experiment's judge, or InceptionV3.
-FEATURE_SPACES = ("judge", "inception")
 # What a reference scored without a judge (inception space, no config) is labelled with.
 UNLABELLED = LABEL_KINDS["none"]
 
@@ -70,17 +74,14 @@ def evaluate_images(
     train: Path | str | None = None,
     inception_weights: str | None = None,
     cache_dir: Path | str | None = None,
+    weights: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """The metrics of the images at `fake` (a folder or a .npz) against those at `real`, or
-    without `real` against the held-out set of `config`'s dataset, as lab.evaluate says."""
-    if feature_space not in (None, *FEATURE_SPACES):
-        raise ConfigError(
-            f"--feature-space is {feature_space!r}, which eval does not know; use "
-            f"{' or '.join(FEATURE_SPACES)}."
-        )
+    without `real` against the held-out set of `config`'s dataset, as lab.evaluate says.
+    `weights` maps metrics keys (dinov2_weights, clip_weights) to the files given for them."""
     metrics = config.metrics if config else MetricsConfig()
-    space = feature_space or (metrics.feature_space if config else "judge")
-    if space == "judge" and config is None:
+    spaces = _spaces(feature_space) or (metrics.spaces if config else ("judge",))
+    if "judge" in spaces and config is None:
         raise ConfigError(
             "--feature-space judge measures in the features of a judge, which belongs to a "
             "dataset: pass --judge-config with the experiment whose dataset REAL and FAKE come "
@@ -94,8 +95,11 @@ def evaluate_images(
     metrics = dataclasses.replace(
         metrics,
         kid=metrics.kid or kid,
-        feature_space=space,
+        feature_space=spaces[0] if len(spaces) == 1 else "judge",
+        feature_spaces=spaces if len(spaces) > 1 else (),
+        cmmd=tuple(name for name in metrics.cmmd if name in spaces),
         inception_weights=inception_weights or metrics.inception_weights,
+        **{key: value for key, value in (weights or {}).items() if value},
     )
     fake_set = _read(fake)
     real_set = _read(real) if real is not None else None
@@ -122,7 +126,8 @@ def evaluate_images(
         "fake": str(fake),
         "real_images": scored.reference_images,
         "fake_images": len(fake_set.images),
-        "feature_space": space,
+        "feature_space": spaces[0],
+        "feature_spaces": list(spaces),
         "metrics": {name: _plain(value) for name, value in scored.metrics.items()},
         "notes": list(scored.notes),
     }
@@ -165,36 +170,42 @@ def score(
     if config is None:
         if real is None:
             raise ValueError("scoring against a held-out set needs its config")
-        space = _inception(metrics)
         reference = ImageSet(real.images)
-        features = _files_cache(cache_dir, real.images, space)
+        spaces = [
+            MeasuredSpace(name, space, _files_cache(cache_dir, real.images, space))
+            for name, space in zip(
+                metrics.spaces, build_spaces(metrics.spaces, metrics, _no_judge), strict=True
+            )
+        ]
         return _measure(
             fake,
             reference,
             (str(real.path), f"'{real.path}'"),
             metrics,
-            lambda sized: GenerationMetrics(
-                space, None, UNLABELLED, (), reference, sized, plan, features
-            ),
+            lambda sized: GenerationMetrics(spaces, None, UNLABELLED, (), reference, sized, plan),
             trained_on,
         )
     data = config.data.load()
     for given in (fake, real, train):
         if given is not None:
             _check_shape(given, data.train.image_shape, config_path, data.name)
+    for name in metrics.spaces:
+        if name in PRETRAINED:
+            check_pretrained(name, metrics)  # before a judge trains
     judge, _ = load_or_train_judge(config, data, plan, _to_stderr)
-    space = (
-        _inception(metrics) if metrics.feature_space == "inception" else judge_space(config, judge)
-    )
+    built = build_spaces(metrics.spaces, metrics, lambda: judge_space(config, judge))
+    cached = dataclasses.replace(config, cache_dir=str(cache_dir))
     if real is None:
         reference = data.heldout
         described = (f"the {data.name} held-out set",) * 2
-        features = real_features_path(
-            dataclasses.replace(config, cache_dir=str(cache_dir)), "heldout", space
-        )
+        paths = [real_features_path(cached, "heldout", space) for space in built]
     else:
         reference, described = ImageSet(real.images), (str(real.path), f"'{real.path}'")
-        features = _files_cache(cache_dir, real.images, space)
+        paths = [_files_cache(cache_dir, real.images, space) for space in built]
+    spaces = [
+        MeasuredSpace(name, space, path)
+        for name, space, path in zip(metrics.spaces, built, paths, strict=True)
+    ]
     kind = label_kind(data)
     return _measure(
         fake,
@@ -202,7 +213,7 @@ def score(
         described,
         metrics,
         lambda sized: GenerationMetrics(
-            space, judge, kind, data.class_names, reference, sized, plan, features
+            spaces, judge, kind, data.class_names, reference, sized, plan
         ),
         trained_on,
     )
@@ -269,10 +280,24 @@ def _measure(
     return Scored(words, len(reference), measured, kid.notes)
 
 
-def _inception(metrics: MetricsConfig) -> FeatureSpace:
-    from lab.metrics.inception import inception_space
+def _spaces(given: str | None) -> tuple[str, ...]:
+    """--feature-space's spaces: one name, or several joined by commas (judge,dinov2)."""
+    if given is None:
+        return ()
+    names = tuple(name.strip() for name in given.split(","))
+    for name in names:
+        if name not in SPACES:
+            raise ConfigError(
+                f"--feature-space names {name!r}, which eval does not know; use "
+                f"{', '.join(SPACES)}, or several joined by commas (judge,dinov2)."
+            )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--feature-space '{given}' names a space twice; name each once.")
+    return names
 
-    return inception_space(metrics.inception_weights)
+
+def _no_judge() -> FeatureSpace:
+    raise ValueError("the judge space needs a config")  # evaluate_images refuses it before
 
 
 def _check_shape(

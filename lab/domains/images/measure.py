@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,8 +21,11 @@ from lab.domains.images.judging import judge_cache_path
 from lab.domains.images.labels import LabelKind, label_kind
 from lab.domains.images.predictions import predict_labels
 from lab.domains.images.settings import MetricsConfig
+from lab.domains.images.spaces import PRETRAINED, build_spaces, check_pretrained, suffix
 from lab.errors import ConfigError
 from lab.experiment import ExperimentConfig
+from lab.metrics.cmmd import CMMD
+from lab.metrics.cmmd import COLUMN as CMMD_COLUMN
 from lab.metrics.distribution import FeatureMetrics
 from lab.metrics.features import FeatureSpace, cached_features
 from lab.metrics.memorisation import COLUMN as COPY_COLUMN
@@ -31,60 +35,99 @@ from lab.schema import to_plain
 from models.judges import Judge, JudgeFeatures
 
 
+@dataclass(frozen=True)
+class MeasuredSpace:
+    """One space a generation is measured in: its config name, its extractor, and the file
+    that caches the reference set's features in it."""
+
+    name: str
+    space: FeatureSpace
+    features_path: Path
+
+
+@dataclass(frozen=True)
+class _SpaceMetrics:
+    space: FeatureSpace
+    suffix: str  # of its columns: none for the first space
+    compare: FeatureMetrics
+    cmmd: CMMD | None
+
+
 class GenerationMetrics:
-    """Set up once on a reference set (its features, and its labels' coverage), then called
-    per generation.
+    """Set up once on a reference set (its features in every space, and its labels'
+    coverage), then called per generation.
 
     Which label metrics apply follows from the data's kind of labels (labels.py): class
     shares for digits, attribute prevalence for CelebA, none for a folder of faces.
     Per-label recall groups the reference images by their labels: the true labels of a
     dataset's held-out set, or, for a reference without them (a folder given to eval), the
-    judge's labels of it. `reference` holds the reference set's own value of the columns
+    judge's labels of it. The first space gives the plain columns (with per-label recall and
+    copy_fraction); every other space gives the feature metrics that need no labels, its name
+    a suffix of their columns. `reference` holds the reference set's own value of the columns
     that have one (label shares, class entropy, vendi; copy_fraction once
     `record_real_copy_rate` has measured it).
     """
 
     def __init__(
         self,
-        space: FeatureSpace,
+        spaces: Sequence[MeasuredSpace],
         judge: Judge | None,
         kind: LabelKind,
         names: Sequence[str],
         reference: ImageSet,
         config: MetricsConfig,
         plan: DevicePlan,
-        features_path: Path,
     ) -> None:
         self.config = config
         self.plan = plan
-        self.space = space
         self.coverage = kind.coverage(judge, reference, names, config, plan)
-        real_features = cached_features(
-            features_path, space, reference.images, plan, config.batch_size
-        )
-        self.real_features = real_features
         groups = None
         if kind.labelled:
             groups = reference.labels
             if groups is None:
                 groups = predict_labels(judge, reference.images, plan, config.batch_size)
-        self.compare = FeatureMetrics(real_features, config, groups, names if kind.labelled else ())
-        self.reference = {**self.coverage.reference, **self.compare.reference}
+        self.spaces: list[_SpaceMetrics] = []
+        self.reference = dict(self.coverage.reference)
+        for index, measured in enumerate(spaces):
+            real_features = cached_features(
+                measured.features_path, measured.space, reference.images, plan, config.batch_size
+            )
+            first = index == 0
+            if first:
+                self.space, self.real_features = measured.space, real_features
+            labels = (groups, names) if first and kind.labelled else (None, ())
+            compare = FeatureMetrics(real_features, config, *labels)
+            cmmd = None
+            if measured.name in config.cmmd:
+                cmmd = CMMD(reset_real_features=False).to(real_features.device)
+                cmmd.update(real_features, real=True)
+            ending = suffix(index, measured.name)
+            self.spaces.append(_SpaceMetrics(measured.space, ending, compare, cmmd))
+            self.reference.update({f"{k}{ending}": v for k, v in compare.reference.items()})
 
     def __call__(
         self, samples: torch.Tensor, trained_on: torch.Tensor | None = None
     ) -> tuple[dict[str, float | int], torch.Tensor | None]:
         """(metric name -> value, the judge's labels of the samples, None for unlabelled data).
         With `trained_on`, the images the samples' generator trained on, copy_fraction too."""
-        features = self.space.extract(samples, self.plan, self.config.batch_size)
         coverage, labels = self.coverage(samples)
-        distribution = self.compare(features)
-        metrics: dict[str, float | int] = {"fid": distribution.pop("fid")}
-        metrics.update(coverage)
-        metrics.update(distribution)
-        if trained_on is not None:
-            training = self.space.extract(trained_on, self.plan, self.config.batch_size)
-            metrics[COPY_COLUMN] = CopyFraction(training)(features)
+        metrics: dict[str, float | int] = {}
+        for index, measured in enumerate(self.spaces):
+            features = measured.space.extract(samples, self.plan, self.config.batch_size)
+            distribution = measured.compare(features)
+            if measured.cmmd is not None:
+                measured.cmmd.reset()
+                measured.cmmd.update(features, real=False)
+                distribution[CMMD_COLUMN] = float(measured.cmmd.compute())
+            if index == 0:
+                metrics["fid"] = distribution.pop("fid")
+                metrics.update(coverage)
+                metrics.update(distribution)
+                if trained_on is not None:
+                    training = measured.space.extract(trained_on, self.plan, self.config.batch_size)
+                    metrics[COPY_COLUMN] = CopyFraction(training)(features)
+            else:
+                metrics.update({f"{k}{measured.suffix}": v for k, v in distribution.items()})
         return metrics, labels
 
     def record_real_copy_rate(self, training_features: torch.Tensor) -> None:
@@ -98,21 +141,24 @@ def heldout_metrics(
 ) -> GenerationMetrics:
     """What every generation of a run of `config` is measured with: the real held-out set,
     its true labels, and its features cached per (dataset, split, extractor); its real copy
-    rate is measured against the real training set."""
-    space = feature_space(config, judge)
+    rate is measured against the real training set, in the first space."""
+    spaces = [
+        MeasuredSpace(name, space, real_features_path(config, "heldout", space))
+        for name, space in zip(config.metrics.spaces, feature_spaces(config, judge), strict=True)
+    ]
     measure = GenerationMetrics(
-        space,
+        spaces,
         judge,
         label_kind(real),
         real.class_names,
         real.heldout,
         config.metrics,
         plan,
-        real_features_path(config, "heldout", space),
     )
+    first = spaces[0].space
     train_features = cached_features(
-        real_features_path(config, "train", space),
-        space,
+        real_features_path(config, "train", first),
+        first,
         real.train.images,
         plan,
         config.metrics.batch_size,
@@ -122,20 +168,15 @@ def heldout_metrics(
 
 
 def check_feature_space(config: ExperimentConfig) -> None:
-    """What the configured space needs from disk, checked before the judge or a model trains."""
-    if config.metrics.feature_space == "inception":
-        from lab.metrics.inception import checked_weights, weights_path
+    """What the configured spaces need from disk, checked before the judge or a model trains."""
+    for name in config.metrics.spaces:
+        if name in PRETRAINED:
+            check_pretrained(name, config.metrics)
 
-        checked_weights(weights_path(config.metrics.inception_weights))
 
-
-def feature_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:
-    """The space config.metrics.feature_space names."""
-    if config.metrics.feature_space == "inception":
-        from lab.metrics.inception import inception_space
-
-        return inception_space(config.metrics.inception_weights)
-    return judge_space(config, judge)
+def feature_spaces(config: ExperimentConfig, judge: Judge) -> list[FeatureSpace]:
+    """The spaces config.metrics names, in its order."""
+    return build_spaces(config.metrics.spaces, config.metrics, lambda: judge_space(config, judge))
 
 
 def judge_space(config: ExperimentConfig, judge: Judge) -> FeatureSpace:

@@ -8,6 +8,7 @@ measured in lab/domains/images/.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -18,6 +19,10 @@ from lab.experiment import ExperimentConfig, requested_biases
 from lab.generators.section import ClassPathModel, model_field
 from lab.schema import SchemaError, bounds, by_kind, omitted_at_default
 from models.registry import model_configs
+
+# The feature spaces image metrics are measured in (lab/domains/images/spaces.py builds them).
+SpaceName = Literal["judge", "inception", "dinov2", "clip"]
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 # What an image model's constructor gets from the data, where it declares it.
 IMAGE_SHAPE = "image_shape"
@@ -47,8 +52,17 @@ class MetricsConfig:
     """What is measured on every generation's samples against the real held-out set."""
 
     # FID, precision/recall, density/coverage, homogeneity and KID are measured in this space:
-    # the judge's penultimate layer (offline), or the standard 2048-d InceptionV3.
-    feature_space: Literal["judge", "inception"] = "judge"
+    # the judge's penultimate layer (offline), the standard 2048-d InceptionV3, DINOv2
+    # ViT-L/14 (FD_DINOv2, Stein et al. 2023) or CLIP ViT-L/14-336 (CMMD's space); the
+    # pretrained ones need their weights file on disk (docs/feature_spaces.md).
+    feature_space: SpaceName = "judge"
+    # Several spaces in one run, e.g. [judge, dinov2, clip]; the first keeps the plain column
+    # names, each other one's feature metrics get its name as a suffix (fid_dinov2). Empty:
+    # feature_space alone.
+    feature_spaces: tuple[SpaceName, ...] = field(default=(), metadata=omitted_at_default())
+    # CMMD (x 1000, the paper's RBF kernel, sigma 10) in these spaces: column cmmd in the
+    # first space, cmmd_<space> in the others. The paper measures it in clip.
+    cmmd: tuple[SpaceName, ...] = field(default=(), metadata=omitted_at_default())
     # A class counts as covered (a rare attribute as kept) while its share of samples is at
     # least this fraction of its share of the real data.
     covered_share_fraction: float = field(default=0.5, metadata=bounds(gt=0, le=1))
@@ -56,6 +70,13 @@ class MetricsConfig:
     batch_size: int = field(default=500, metadata=bounds(ge=1))
     # The InceptionV3 weights file; empty means torch hub's cache ($TORCH_HOME/hub/checkpoints).
     inception_weights: str | None = None
+    # The DINOv2 and CLIP weights files (empty: torch hub's cache, as for Inception), and the
+    # sha256 each must have (empty: the published file's; the lab pins CLIP's, and DINOv2's
+    # must be set once its published file is at hand, docs/feature_spaces.md).
+    dinov2_weights: str | None = field(default=None, metadata=omitted_at_default())
+    dinov2_sha256: str | None = field(default=None, metadata=omitted_at_default())
+    clip_weights: str | None = field(default=None, metadata=omitted_at_default())
+    clip_sha256: str | None = field(default=None, metadata=omitted_at_default())
     # Neighbours per k-NN ball: the published conventions are 3 (precision/recall, Kynkaanniemi
     # et al. 2019) and 5 (density/coverage, Naeem et al. 2020).
     precision_recall_k: int = field(default=3, metadata=bounds(ge=1))
@@ -83,7 +104,13 @@ class MetricsConfig:
     # them, bulk_recall and bulk_coverage over the rest.
     tail_fraction: float = field(default=0.1, metadata=bounds(gt=0, lt=1))
 
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """The spaces a run measures in, the first keeping the plain column names."""
+        return self.feature_spaces or (self.feature_space,)
+
     def check(self, prefix: str) -> None:
+        self._check_spaces(prefix)
         for index, name in enumerate(self.rare_attributes):
             if name not in CELEBA_ATTRIBUTES:
                 close = difflib.get_close_matches(name, CELEBA_ATTRIBUTES, n=1, cutoff=0.6)
@@ -95,6 +122,27 @@ class MetricsConfig:
                 )
         if len(set(self.rare_attributes)) != len(self.rare_attributes):
             raise SchemaError(f"{prefix}.rare_attributes", "lists an attribute twice")
+
+    def _check_spaces(self, prefix: str) -> None:
+        if self.feature_spaces and self.feature_space != "judge":
+            raise SchemaError(
+                f"{prefix}.feature_space",
+                f"is {self.feature_space!r} beside feature_spaces; set one of them (list "
+                f"{self.feature_space!r} first in feature_spaces)",
+            )
+        if len(set(self.feature_spaces)) != len(self.feature_spaces):
+            raise SchemaError(f"{prefix}.feature_spaces", "lists a space twice")
+        for index, name in enumerate(self.cmmd):
+            if name not in self.spaces:
+                raise SchemaError(
+                    f"{prefix}.cmmd[{index}]",
+                    f"is {name!r}, a space this run does not measure in "
+                    f"({', '.join(self.spaces)}); add it to feature_spaces",
+                )
+        for key in ("dinov2_sha256", "clip_sha256"):
+            value = getattr(self, key)
+            if value is not None and not SHA256_PATTERN.fullmatch(value):
+                raise SchemaError(f"{prefix}.{key}", "must be 64 hexadecimal digits (a sha256)")
 
 
 @dataclass(frozen=True)

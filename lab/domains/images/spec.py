@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from lab.domains.images.files import grid_paths, judge_facts
-from lab.domains.images.settings import ImageExperiment
+from lab.domains.images.settings import ImageExperiment, SpaceName
 from lab.domains.protocol import CollapseSignals, DomainSpec
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ HEADLINE = (
     "tail_recall",
     "vendi",
     "copy_fraction",
+    "cmmd",
+    # The same from every other space a run measures in (metrics.feature_spaces).
+    *(f"{metric}_{space}" for space in get_args(SpaceName) for metric in ("fid", "cmmd")),
 )
 # Early collapse: the feature-space tail's recall, or the rarest class's, falls while FID
 # holds; late collapse: the samples' Vendi score, or their class entropy, falls.
