@@ -70,12 +70,14 @@ class MetricsConfig:
     batch_size: int = field(default=500, metadata=bounds(ge=1))
     # The InceptionV3 weights file; empty means torch hub's cache ($TORCH_HOME/hub/checkpoints).
     inception_weights: str | None = None
-    # The DINOv2 and CLIP weights files (empty: torch hub's cache, as for Inception), and the
-    # sha256 each must have (empty: the published file's; the lab pins CLIP's, and DINOv2's
-    # must be set once its published file is at hand, docs/feature_spaces.md).
+    # The DINOv2 ViT-L/14 weights file; empty means torch hub's cache, as for Inception.
     dinov2_weights: str | None = field(default=None, metadata=omitted_at_default())
+    # The sha256 the DINOv2 file must have: the lab pins none, so set it once the published
+    # file is at hand (docs/feature_spaces.md); a run in that space refuses until it is set.
     dinov2_sha256: str | None = field(default=None, metadata=omitted_at_default())
+    # The CLIP ViT-L/14-336 weights file; empty means torch hub's cache, as for Inception.
     clip_weights: str | None = field(default=None, metadata=omitted_at_default())
+    # The sha256 the CLIP file must have; empty means the published file's, which the lab pins.
     clip_sha256: str | None = field(default=None, metadata=omitted_at_default())
     # Neighbours per k-NN ball: the published conventions are 3 (precision/recall, Kynkaanniemi
     # et al. 2019) and 5 (density/coverage, Naeem et al. 2020).
