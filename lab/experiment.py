@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from lab.curation.section import NEEDS_LABELS, CurateConfig
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, join, omitted_at_default, to_plain
 
@@ -161,6 +162,9 @@ class ExperimentConfig:
     train: TrainConfig | None = None
     regime: Literal["replace", "accumulate", "fresh", "augment", "accumulate_subsample"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
+    # Which of a generation's oversampled draws the next generation trains on
+    # (docs/curation.md); unset, all of its samples_per_generation draws.
+    curate: CurateConfig | None = field(default=None, metadata=omitted_at_default())
     data: Any
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     check: CheckConfig = field(default_factory=CheckConfig)
@@ -172,6 +176,9 @@ class ExperimentConfig:
     # sections, and that its runs never read: section -> keys ("" for whole sections).
     # lab.config.config_from_dict drops them from a stored config, so older runs resume.
     RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # What this domain offers curators (lab/curation/): none, the draws and their features,
+    # or those and the class labels the judge-based curators need.
+    CURATION: ClassVar[Literal["none", "features", "labels"]] = "none"
 
     def __post_init__(self) -> None:
         # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
@@ -185,6 +192,7 @@ class ExperimentConfig:
             )
         self._check_regime_options()
         self._check_pretrained()
+        self._check_curate()
         self.check_experiment()
 
     def _check_regime_options(self) -> None:
@@ -207,6 +215,25 @@ class ExperimentConfig:
                 "regime_options.synthetic_ratio",
                 "is required for regime 'augment': how many times the real set's size of "
                 "generation g-1's samples to add (e.g. 0.5)",
+            )
+
+    def _check_curate(self) -> None:
+        """A curator needs what it scores the draws by: refused where the domain lacks it."""
+        if self.curate is None:
+            return
+        data = f"data.name {getattr(self.data, 'name', '?')!r}"
+        if self.CURATION == "none":
+            raise SchemaError(
+                "curate",
+                f"is given, but {data} runs cannot curate their samples yet (image runs can; "
+                "docs/curation.md); remove the section",
+            )
+        needs_labels = [kind for kind in self.curate.kinds if kind in NEEDS_LABELS]
+        if needs_labels and self.CURATION != "labels":
+            raise SchemaError(
+                "curate.kind",
+                f"is {needs_labels[0]!r}, which scores draws by the judge's class labels that "
+                f"{data} runs do not have; use dedupe or feature_density",
             )
 
     def _check_pretrained(self) -> None:

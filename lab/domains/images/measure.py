@@ -70,6 +70,9 @@ class GenerationMetrics:
                 groups = predict_labels(judge, reference.images, plan, config.batch_size)
         self.compare = FeatureMetrics(real_features, config, groups, names if kind.labelled else ())
         self.reference = {**self.coverage.reference, **self.compare.reference}
+        # The real training set's features, where the loop has them (what curators compare
+        # draws with; lab/curation/).
+        self.train_features: torch.Tensor | None = None
 
     def __call__(
         self, samples: torch.Tensor, trained_on: torch.Tensor | None = None
@@ -118,6 +121,7 @@ def heldout_metrics(
         config.metrics.batch_size,
     )
     measure.record_real_copy_rate(train_features)
+    measure.train_features = train_features
     return measure
 
 

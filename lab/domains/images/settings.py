@@ -125,6 +125,10 @@ class ImageExperiment(ExperimentConfig):
     sampling: ImageSamplingConfig = field(default_factory=ImageSamplingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
+    # Image runs offer curators the judge's class labels of the draws (data with classes;
+    # checked once the data is loaded) and their features (docs/curation.md).
+    CURATION: ClassVar[Literal["none", "features", "labels"]] = "labels"
+
     def check_experiment(self) -> None:
         self.require_train()
         side_problem = getattr(self.model, "image_side_problem", None)
