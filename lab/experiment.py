@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from lab.curation.section import NEEDS_LABELS, CurateConfig
+from lab.curation.section import CurateConfig
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, join, omitted_at_default, to_plain
 
@@ -176,9 +176,8 @@ class ExperimentConfig:
     # sections, and that its runs never read: section -> keys ("" for whole sections).
     # lab.config.config_from_dict drops them from a stored config, so older runs resume.
     RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
-    # What this domain offers curators (lab/curation/): none, the draws and their features,
-    # or those and the class labels the judge-based curators need.
-    CURATION: ClassVar[Literal["none", "features", "labels"]] = "none"
+    # Whether this domain's runs can curate their draws (a `curate:` section, lab/curation/).
+    CURATES: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
@@ -218,22 +217,13 @@ class ExperimentConfig:
             )
 
     def _check_curate(self) -> None:
-        """A curator needs what it scores the draws by: refused where the domain lacks it."""
-        if self.curate is None:
-            return
-        data = f"data.name {getattr(self.data, 'name', '?')!r}"
-        if self.CURATION == "none":
+        """Curation is refused where the domain offers curators nothing to score draws by."""
+        if self.curate is not None and not self.CURATES:
+            data = f"data.name {getattr(self.data, 'name', '?')!r}"
             raise SchemaError(
                 "curate",
                 f"is given, but {data} runs cannot curate their samples yet (image runs can; "
                 "docs/curation.md); remove the section",
-            )
-        needs_labels = [kind for kind in self.curate.kinds if kind in NEEDS_LABELS]
-        if needs_labels and self.CURATION != "labels":
-            raise SchemaError(
-                "curate.kind",
-                f"is {needs_labels[0]!r}, which scores draws by the judge's class labels that "
-                f"{data} runs do not have; use dedupe or feature_density",
             )
 
     def _check_pretrained(self) -> None:

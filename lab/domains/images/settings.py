@@ -125,9 +125,9 @@ class ImageExperiment(ExperimentConfig):
     sampling: ImageSamplingConfig = field(default_factory=ImageSamplingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
-    # Image runs offer curators the judge's class labels of the draws (data with classes;
-    # checked once the data is loaded) and their features (docs/curation.md).
-    CURATION: ClassVar[Literal["none", "features", "labels"]] = "labels"
+    # Image runs offer curators the draws' features and, for data with classes (checked once
+    # the data is loaded), the judge's labels of them (docs/curation.md).
+    CURATES: ClassVar[bool] = True
 
     def check_experiment(self) -> None:
         self.require_train()
