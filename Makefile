@@ -100,6 +100,18 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
+# Curation (docs/curation.md): the digits VAE under replace, plain and with each built-in
+# curator, and fresh with judge_confidence, side by side; fixed run folders, so a rerun resumes.
+.PHONY: demo-curation
+CURATION_RUNS := demo_curation demo_curation_judge_confidence demo_curation_class_balance \
+  demo_curation_dedupe demo_curation_feature_density demo_curation_fresh_judge_confidence
+
+demo-curation: $(STAMP)
+	for run in $(CURATION_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/curation/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(CURATION_RUNS),runs/curation/$(r)) --out runs/curation/compare
+
 # A class-conditional DDPM on digits (README "Diffusion on digits"): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.
 .PHONY: demo-diffusion mnist-ddpm
