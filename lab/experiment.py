@@ -225,6 +225,12 @@ class ExperimentConfig:
                 f"is given, but {data} runs cannot curate their samples yet (image runs can; "
                 "docs/curation.md); remove the section",
             )
+        if self.curate is not None and self.curate.allow_fewer and self.regime == SUBSAMPLE:
+            raise SchemaError(
+                "curate.allow_fewer",
+                f"is true, but regime {SUBSAMPLE!r} draws from every generation's samples as "
+                "if each held samples_per_generation; set it to false or use another regime",
+            )
 
     def _check_pretrained(self) -> None:
         """init_from: pretrained needs a model with pretrained weights: a `kind` section says
@@ -332,6 +338,8 @@ def without_retired(raw: Mapping[str, Any], retired: Mapping[str, tuple[str, ...
     return kept
 
 
+# The regime that subsamples a pool of fixed-size generations (lab/regimes.py).
+SUBSAMPLE = "accumulate_subsample"
 # The keyword by which a model's constructor gets train.lr, where it declares it.
 LEARNING_RATE = "lr"
 # The keyword by which a model with pretrained weights is told to start from them (True:

@@ -59,7 +59,7 @@ def test_class_balance_gives_a_vanished_class_share_to_the_others() -> None:
 
 
 def test_dedupe_drops_near_copies_of_earlier_draws() -> None:
-    """Real points 1 apart: near-copy below 0.5; draws 1 and 3 copy draws 0 and 2."""
+    """Real points 1 apart: a near-copy is closer than 1; draws 1 and 3 copy draws 0 and 2."""
     features = torch.tensor([[0.0], [0.1], [5.0], [5.05], [10.0]])
     real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
     chosen, scores = _select(Dedupe(), _draws(5, features=features), keep=5, real_features=real)

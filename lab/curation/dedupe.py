@@ -1,7 +1,7 @@
 """Deduplication: drop draws that nearly copy an earlier draw in the feature space the run
 measures in, before any other curator chooses. "Nearly" is measured against the real data,
-as the memorisation metric does: closer than `scale` times the median distance of a real
-training item to its nearest other real item."""
+as the memorisation metric does: closer than all but the `quantile` closest real training
+items are to their nearest other real item (0.01: closer than 99% of real neighbours)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ class Dedupe:
     """Keeps draws in draw order, dropping each one that lies within the near-copy distance
     of a draw already kept; the score is the distance to the nearest other draw."""
 
-    def __init__(self, scale: float = 0.5) -> None:
-        if not scale > 0:
-            raise CuratorArgumentError("scale", f"is {scale!r}; give a positive factor")
-        self.scale = scale
+    def __init__(self, quantile: float = 0.01) -> None:
+        if not 0 <= quantile <= 1:
+            raise CuratorArgumentError("quantile", f"is {quantile!r}; give a fraction in [0, 1]")
+        self.quantile = quantile
 
     def select(
         self,
@@ -36,7 +36,8 @@ class Dedupe:
 
         from lab.curation.distances import kth_nearest, pairwise
 
-        radius = self.scale * kth_nearest(real_features, real_features, 1, True).median()
+        nearest = kth_nearest(real_features, real_features, 1, True)
+        radius = nearest.quantile(self.quantile)
         distances = pairwise(features)
         close = distances < radius
         dropped = torch.zeros(len(features), dtype=torch.bool)
