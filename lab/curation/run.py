@@ -96,13 +96,13 @@ def curate(
         candidates, scores = candidates[picked], picked_scores
     order = torch.argsort(candidates)
     candidates, scores = candidates[order], scores[order]
+    names = "+".join(name for name, _ in curators)
     if len(candidates) < keep and not section.allow_fewer:
         raise DataError(
-            f"generation {generation}'s curator {section.name} kept {len(candidates)} of its "
+            f"generation {generation}'s curator {names} kept {len(candidates)} of its "
             f"{len(draws)} draws, fewer than the {keep} samples_per_generation; raise "
             "curate.oversample, loosen the curator, or set curate.allow_fewer: true"
         )
-    names = "+".join(name for name, _ in curators)
     return Kept(candidates, names, scores)
 
 
