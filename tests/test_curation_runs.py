@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from lab.cli import main
+from lab.device import plan_device
+from lab.domains.images.predictions import predict_confidence
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from tests.conftest import TINY_EXPERIMENT
 from tests.run_processes import launch_run
@@ -79,12 +82,27 @@ def test_the_kept_draws_are_what_the_next_generation_trains_on(runs) -> None:
     assert max(draws) >= SAMPLES, "no draw after the first samples_per_generation was kept"
     first = [position for position, draw in enumerate(draws) if draw < SAMPLES]
     assert np.array_equal(kept["images"][first], drawn["images"][[draws[i] for i in first]])
-    scores = [float(row["score"]) for row in reasons]
-    assert min(scores) > 0.5  # the judge's surest half, of ten classes
     manifest = json.loads((curated / MANIFEST_FILE).read_text())
     assert "curated/gen_000.npz" in json.dumps(manifest["generations"][0])
     provenance = (curated / "provenance/gen_001.csv").read_text().splitlines()
     assert provenance[1:] == [f"{i},gen:0:{i}" for i in range(SAMPLES)]
+
+
+def test_judge_confidence_kept_the_draws_the_judge_is_surest_of(runs, mnist) -> None:
+    """Against the judge's own probabilities of the first draws: every one it kept scores
+    what the provenance says, and none it dropped scores above the least sure one kept."""
+    _, _, judge = mnist
+    curated = runs["curated"]
+    drawn = torch.from_numpy(_npz(curated / "samples/gen_000.npz")["images"])
+    confidence, _ = predict_confidence(judge, drawn, plan_device("cpu", "32-true", True), 256)
+    reasons = list(csv.DictReader((curated / "curated/gen_000.csv").open()))
+    scores = {int(row["draw"]): float(row["score"]) for row in reasons}
+    kept_first = [draw for draw in scores if draw < SAMPLES]
+    dropped = sorted(set(range(SAMPLES)) - set(kept_first))
+    assert [scores[d] for d in kept_first] == pytest.approx(
+        confidence[kept_first].tolist(), rel=1e-5
+    )
+    assert float(confidence[dropped].max()) <= min(scores.values()) + 1e-5  # csv: 6 digits
 
 
 def test_check_and_compare_read_the_curation_columns(runs, tmp_path, capsys) -> None:
