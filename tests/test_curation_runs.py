@@ -146,6 +146,7 @@ def test_a_curator_from_outside_the_lab_runs(cache_dir, tmp_path) -> None:
     run_dir = tmp_path / "own"
     overrides = [
         "generations=1",
+        f"seed={TINY_EXPERIMENT['seed']}",  # the seed the session's cached judge was trained with
         f"samples_per_generation={SAMPLES}",
         "train.max_epochs=null",
         "train.max_steps=20",

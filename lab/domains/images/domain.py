@@ -104,7 +104,6 @@ class ImageDomain(TrainedDomain):
 
     def load_real(self) -> None:
         self.real = self.config.data.load()
-        check_sizes(self.config, self.real)
         curate = self.config.curate
         needs_labels = [kind for kind in curate.kinds if kind in NEEDS_LABELS] if curate else []
         if needs_labels and not self.num_classes:
@@ -113,6 +112,7 @@ class ImageDomain(TrainedDomain):
                 f"but {self.real.name} has no classes (its labels are {self.real.label_kind}); "
                 "use dedupe or feature_density"
             )
+        check_sizes(self.config, self.real)
 
     def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
         config = self.config
