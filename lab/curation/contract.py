@@ -13,7 +13,8 @@ that resume stays byte-identical. It returns the indices of the draws to keep (a
 provenance. The lab also passes, to a `select` that declares them as keywords:
 `keep` (how many to keep), `confidence` (the judge's probability of each draw's label),
 `real_features` (the real training set's features) and `real_shares` (each class's share
-of the real data). Each broken promise is one sentence naming the key.
+of the real data, as the judge labels the held-out set). Each broken promise is one
+sentence naming the key.
 """
 
 from __future__ import annotations
