@@ -110,7 +110,7 @@ class ImageDomain(TrainedDomain):
             raise ConfigError(
                 f"key 'curate.kind' is {needs_labels[0]!r}, which scores draws by class labels, "
                 f"but {self.real.name} has no classes (its labels are {self.real.label_kind}); "
-                "use dedupe or feature_density"
+                "use dedupe or feature_density."
             )
         check_sizes(self.config, self.real)
 
