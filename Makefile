@@ -100,6 +100,18 @@ demo-gan-regimes: $(STAMP)
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
+# Curation (docs/curation.md): the digits VAE under replace, plain and with each built-in
+# curator, and fresh with judge_confidence, side by side; fixed run folders, so a rerun resumes.
+.PHONY: demo-curation
+CURATION_RUNS := demo_curation demo_curation_judge_confidence demo_curation_class_balance \
+  demo_curation_dedupe demo_curation_feature_density demo_curation_fresh_judge_confidence
+
+demo-curation: $(STAMP)
+	for run in $(CURATION_RUNS); do \
+	  $(LAB) run experiments/$$run.yaml --run-dir runs/curation/$$run $(ARGS) || exit 1; \
+	done
+	$(LAB) compare $(foreach r,$(CURATION_RUNS),runs/curation/$(r)) --out runs/curation/compare
+
 # A class-conditional DDPM on digits (docs/diffusion.md): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.
 .PHONY: demo-diffusion demo-diffusion-regimes mnist-ddpm
@@ -108,7 +120,7 @@ demo-diffusion: $(STAMP)
 	$(LAB) run experiments/demo_diffusion.yaml $(ARGS)
 
 # replace, accumulate, fresh and guided (w = 2) side by side, four generations each (MAD's
-# three findings, README "Diffusion on digits"); fixed run folders, so a rerun resumes.
+# three findings, docs/diffusion.md); fixed run folders, so a rerun resumes.
 DIFFUSION_RUNS := demo_diffusion_regimes demo_diffusion_accumulate demo_diffusion_fresh demo_diffusion_guided
 
 demo-diffusion-regimes: $(STAMP)

@@ -62,6 +62,10 @@ def load_config(
             from lab.generators.contract import check_model
 
             check_model(config, search=[path.resolve().parent])
+        if import_model and config.curate is not None:
+            from lab.curation.contract import curator_classes
+
+            curator_classes(config.curate, search=[path.resolve().parent])
     except SchemaError as err:
         raise ConfigError(f"{_source(err.key, path, parsed, origins)}: {err}.") from None
     except ModelContractError as err:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from lab.curation.section import CurateConfig
 from lab.errors import ConfigError
 from lab.schema import SchemaError, bounds, build, join, omitted_at_default, to_plain
 
@@ -179,6 +180,9 @@ class ExperimentConfig:
     # What each generation after the first trains on (regimes.md).
     regime: Literal["replace", "accumulate", "fresh", "augment", "accumulate_subsample"] = "replace"
     regime_options: RegimeOptions = field(default_factory=RegimeOptions)
+    # Which of a generation's oversampled draws the next generation trains on
+    # (docs/curation.md); unset, all of its samples_per_generation draws.
+    curate: CurateConfig | None = field(default=None, metadata=omitted_at_default())
     data: Any
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     check: CheckConfig = field(default_factory=CheckConfig)
@@ -190,6 +194,8 @@ class ExperimentConfig:
     # sections, and that its runs never read: section -> keys ("" for whole sections).
     # lab.config.config_from_dict drops them from a stored config, so older runs resume.
     RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # Whether this domain's runs can curate their draws (a `curate:` section, lab/curation/).
+    CURATES: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
@@ -203,6 +209,7 @@ class ExperimentConfig:
             )
         self._check_regime_options()
         self._check_pretrained()
+        self._check_curate()
         self.check_experiment()
 
     def _check_regime_options(self) -> None:
@@ -225,6 +232,22 @@ class ExperimentConfig:
                 "regime_options.synthetic_ratio",
                 "is required for regime 'augment': how many times the real set's size of "
                 "generation g-1's samples to add (e.g. 0.5)",
+            )
+
+    def _check_curate(self) -> None:
+        """Curation is refused where the domain offers curators nothing to score draws by."""
+        if self.curate is not None and not self.CURATES:
+            data = f"data.name {getattr(self.data, 'name', '?')!r}"
+            raise SchemaError(
+                "curate",
+                f"is given, but {data} runs cannot curate their samples yet (image runs can; "
+                "docs/curation.md); remove the section",
+            )
+        if self.curate is not None and self.curate.allow_fewer and self.regime == SUBSAMPLE:
+            raise SchemaError(
+                "curate.allow_fewer",
+                f"is true, but regime {SUBSAMPLE!r} draws from every generation's samples as "
+                "if each held samples_per_generation; set it to false or use another regime",
             )
 
     def _check_pretrained(self) -> None:
@@ -333,6 +356,8 @@ def without_retired(raw: Mapping[str, Any], retired: Mapping[str, tuple[str, ...
     return kept
 
 
+# The regime that subsamples a pool of fixed-size generations (lab/regimes.py).
+SUBSAMPLE = "accumulate_subsample"
 # The keyword by which a model's constructor gets train.lr, where it declares it.
 LEARNING_RATE = "lr"
 # The keyword by which a model with pretrained weights is told to start from them (True:

@@ -783,6 +783,18 @@ def out_of_memory(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, _TINY_TEXT)
 
 
+def curate_vectors(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, {"curate": {"kind": "dedupe"}})
+
+
+def curate_unknown_argument(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {"curate": {"kind": "feature_density", "init_args": {"neighbours": 3}}})
+
+
+def curate_labels_without_classes(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {**_celeba(tmp), "curate": {"kind": "class_balance"}})
+
+
 CASES = {
     "missing-dataset": Case("MNIST folder missing", missing_mnist, ("MNIST/raw", "data.download")),
     "truncated-idx": Case("truncated IDX file", truncated_idx, ("t10k-labels", "truncated")),
@@ -879,6 +891,19 @@ CASES = {
     "garbled-fits": Case("vector fits file garbled", garbled_fits, ("gen_0000-0002.npz", "sha256")),
     "set-twice": Case("key given twice with --set", set_twice, ("--set 'seed=one'",)),
     "yaml-key-twice": Case("key given twice in a YAML file", yaml_key_twice, ("'seed'", "twice")),
+    "curate-vectors": Case(
+        "curation for a domain without curators", curate_vectors, ("'curate'", "image runs")
+    ),
+    "curate-argument": Case(
+        "curator argument it does not take",
+        curate_unknown_argument,
+        ("curate.init_args.neighbours", "its arguments are k"),
+    ),
+    "curate-no-classes": Case(
+        "class-label curator on data without classes",
+        curate_labels_without_classes,
+        ("curate.kind", "class_balance", "no classes"),
+    ),
     "huge-samples": Case(
         "samples that cannot fit in memory", huge_samples, ("samples_per_generation", "TiB")
     ),

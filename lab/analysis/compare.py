@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 
 from lab.analysis.seed_compare import write_seed_comparison
 from lab.analysis.seeds import DEFAULT_CONFIDENCE, group_by_seed, has_seed_groups
+from lab.curation.files import COLUMNS as CURATION_COLUMNS
 from lab.domains.registry import headline_of, pictures_of
 from lab.errors import RunDirError
 from lab.report.figures import comparison_plot
@@ -27,8 +28,9 @@ from lab.sweeps.record import cell_dirs
 
 log = logging.getLogger("collapse_lab")
 
-# Shown for every run after its domain's headline columns: what the regime made its data.
-LOOP_COLUMNS = ("synthetic_fraction",)
+# Shown for every run after its domain's headline columns: what the regime made its data,
+# and what a curator kept of its draws (lab/curation/), where some run has them.
+LOOP_COLUMNS = ("synthetic_fraction", *CURATION_COLUMNS)
 _LABEL_HEIGHT = 16
 _STRIP_GAP = 8
 _CELL_WIDTH = 22

@@ -47,18 +47,19 @@ def check_model(config: ExperimentConfig, search: Sequence[Path] = ()) -> type:
     return cls
 
 
-def import_class(class_path: str, search: Sequence[Path] = ()) -> type:
+def import_class(class_path: str, search: Sequence[Path] = (), key: str = CLASS_PATH) -> type:
     """The class `class_path` names. A module found in neither PYTHONPATH nor the current
     folder is looked for in each folder of `search` (the experiment file's own), which then
-    stays on sys.path so the class can be imported again later in the run."""
+    stays on sys.path so the class can be imported again later in the run. `key` is the
+    config key that named it, for the messages."""
     module_name, _, name = class_path.rpartition(".")
-    module = _import_module(class_path, module_name, search)
+    module = _import_module(class_path, module_name, search, key)
     found = getattr(module, name, None)
     if found is None:
         raise ModelContractError(
-            f"key '{CLASS_PATH}' is {class_path!r}, but module {module_name!r} "
+            f"key '{key}' is {class_path!r}, but module {module_name!r} "
             f"({module.__file__}) has no {name!r}; check the name",
-            CLASS_PATH,
+            key,
         )
     return found
 
@@ -74,14 +75,14 @@ def source_folder(class_path: str) -> str | None:
     return str(path.parent.parent if path.name == "__init__.py" else path.parent)
 
 
-def _import_module(class_path: str, module_name: str, search: Sequence[Path]) -> Any:
+def _import_module(class_path: str, module_name: str, search: Sequence[Path], key: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if not _is_part_of(err.name, module_name):
-            raise _import_failed(class_path, module_name, err) from None
+            raise _import_failed(class_path, module_name, err, key) from None
     except Exception as err:  # the user's module raised while importing
-        raise _import_failed(class_path, module_name, err) from None
+        raise _import_failed(class_path, module_name, err, key) from None
     top = module_name.partition(".")[0]
     for folder in search:
         if (folder / f"{top}.py").is_file() or (folder / top).is_dir():
@@ -90,13 +91,13 @@ def _import_module(class_path: str, module_name: str, search: Sequence[Path]) ->
             try:
                 return importlib.import_module(module_name)
             except Exception as err:
-                raise _import_failed(class_path, module_name, err) from None
+                raise _import_failed(class_path, module_name, err, key) from None
     places = " or ".join(f"'{folder}'" for folder in search)
     where = f"on PYTHONPATH or in {places}" if places else "on PYTHONPATH"
     raise ModelContractError(
-        f"key '{CLASS_PATH}' is {class_path!r}, but there is no module {module_name!r} {where}; "
+        f"key '{key}' is {class_path!r}, but there is no module {module_name!r} {where}; "
         f"put {top}.py next to the experiment file or add its folder to PYTHONPATH",
-        CLASS_PATH,
+        key,
     )
 
 
@@ -106,11 +107,13 @@ def _is_part_of(missing: str | None, module_name: str) -> bool:
     return missing is not None and (module_name + ".").startswith(missing + ".")
 
 
-def _import_failed(class_path: str, module_name: str, err: Exception) -> ModelContractError:
+def _import_failed(
+    class_path: str, module_name: str, err: Exception, key: str
+) -> ModelContractError:
     return ModelContractError(
-        f"key '{CLASS_PATH}' is {class_path!r}, but importing {module_name!r} failed "
+        f"key '{key}' is {class_path!r}, but importing {module_name!r} failed "
         f"({type(err).__name__}: {err}); fix the module (--debug shows where)",
-        CLASS_PATH,
+        key,
     )
 
 

@@ -16,6 +16,12 @@ def class_shares(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return counts / counts.sum()
 
 
+def entropy_bits(shares: torch.Tensor) -> float:
+    """The entropy in bits of a distribution over classes (shares summing to 1)."""
+    nonzero = shares[shares > 0]
+    return float(-(nonzero * nonzero.log2()).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
 def class_metrics(
     sample_labels: torch.Tensor,
     real_shares: torch.Tensor,
@@ -26,8 +32,7 @@ def class_metrics(
     their real share; a class the real data lacks is not one the samples can cover), and
     `share_<c>` per class."""
     shares = class_shares(sample_labels, len(real_shares))
-    nonzero = shares[shares > 0]
-    entropy = float(-(nonzero * nonzero.log2()).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+    entropy = entropy_bits(shares)
     kept = shares >= covered_share_fraction * real_shares
     covered = int((kept & (real_shares > 0)).sum())
     result: dict[str, float | int] = {"class_entropy": entropy, "classes_covered": covered}

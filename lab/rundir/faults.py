@@ -4,7 +4,8 @@
 point, the way the OOM killer or a preempted node would stop it: no cleanup, no atexit.
 Points are named like `trained:1`, `wrote:samples/gen_001.npz`, inside training
 `step:<label>:<n>`, or in a text generation's sampling `continued:<generation>` (after the
-samples, before the shown prompts), so a test can stop a run exactly between two writes.
+samples, before the shown prompts), `curated:<generation>` (a curator has chosen, nothing of
+the generation is written yet), so a test can stop a run exactly between two writes.
 `COLLAPSE_LAB_KILL_SIGNAL=TERM` sends SIGTERM instead (a scheduler's polite stop).
 Unset, this costs one dict lookup.
 """

@@ -10,6 +10,8 @@ and their order are the engine's, the same for every such domain:
   2. a fresh model, seeded from (seed, generation), trains on it;
   3. it draws the generation's samples (the domain's `draw`, through the model's `sample`);
   4. they are measured against the real data;
+  4b. with a `curate:` section, a curator keeps samples_per_generation of the oversampled
+     draws (lab/curation/), and the kept ones are what later generations train on;
   5. the files (the domain's, the checkpoint that rebuilds the model, the provenance of
      every training item) and the metrics.csv row, in the domain's column order, make the
      Block the loop commits.
@@ -28,6 +30,9 @@ from typing import Any, ClassVar
 import torch
 
 from lab import regimes
+from lab.curation.contract import build_curators
+from lab.curation.files import CURATED, CURATION, curation_files
+from lab.curation.run import Draws, Reference, curate, kept_metrics
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
 from lab.errors import ConfigError, DataError
@@ -48,7 +53,7 @@ from lab.rundir.directory import MANIFEST_FILE, FinishedGeneration, RunDirectory
 from lab.rundir.results import DIVERGED_COLUMN, GENERATION_COLUMN
 from lab.training.generation import train_generation
 from lab.training.logs import generation_loggers
-from lab.training.seeding import cpu_generator
+from lab.training.seeding import cpu_generator, derive_seed
 
 # In a column order: every measured column the order does not name, in the order measured.
 MEASURED = "*"
@@ -168,6 +173,21 @@ class TrainedDomain(ABC):
     ) -> Measured:
         """The generation's metrics and files, from its model and draws."""
 
+    # What a domain whose config allows curation (its CURATES) supplies.
+
+    def curation_draws(self, drawn: Any) -> Draws:
+        """All of a generation's draws (the first samples_per_generation, then the extra
+        ones) and what curators score them by."""
+        raise NotImplementedError(f"{type(self).__name__} does not curate")
+
+    def curation_reference(self) -> Reference:
+        """The real data curators compare draws with."""
+        raise NotImplementedError(f"{type(self).__name__} does not curate")
+
+    def curated_file(self, drawn: Any, draws: Draws, kept: torch.Tensor) -> bytes:
+        """The kept draws (indices into all the draws) as a samples file of the domain."""
+        raise NotImplementedError(f"{type(self).__name__} does not curate")
+
     # The engine's steps.
 
     def prepare(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
@@ -182,6 +202,8 @@ class TrainedDomain(ABC):
         self._check_real_unchanged(run)
         self._check_memory()
         check_model(self.config)
+        if self.config.curate is not None:
+            self.curators = build_curators(self.config.curate)
         with torch.random.fork_rng():  # the probe leaves every later random draw unchanged
             model = build_model(self.recipe, self.model_inputs())
             self.probe(model, PROBE_ITEMS, cpu_generator(PROBE_SEED))
@@ -214,7 +236,7 @@ class TrainedDomain(ABC):
         if config.regime == ACCUMULATE:
             growing = f", the training set growing by them over {config.generations} generations"
         refuse_if_too_large(
-            (largest + samples) * item_bytes,
+            (largest + samples * drawn_per_sample(config)) * item_bytes,
             f"key 'samples_per_generation' is {samples}: a generation's samples and training "
             f"set ({'x'.join(map(str, shape))} uint8 {self.ITEMS}{growing})",
             "lower it",
@@ -269,10 +291,18 @@ class TrainedDomain(ABC):
         relative = self.files(generation - 1)[CHECKPOINT]
         return read_checkpoint(run.read_generation_file(generation - 1, relative)).state_dict
 
+    def generation_files(self, generation: int) -> dict[str, str]:
+        """Role -> path of every file a generation writes: the domain's, and with a
+        `curate:` section the kept items and their provenance."""
+        curated = curation_files(generation) if self.config.curate is not None else {}
+        return {**self.files(generation), **curated}
+
     def stored_samples(self, run: RunDirectory, generation: int) -> regimes.Items:
-        """A finished generation's samples and the classes they were drawn for (if any),
-        read back through their sha256."""
-        relative = self.files(generation)[SAMPLES]
+        """What a finished generation offers later ones (its samples, or with curation the
+        kept ones) and the classes they were drawn for (if any), read back through their
+        sha256."""
+        role = CURATED if self.config.curate is not None else SAMPLES
+        relative = self.generation_files(generation)[role]
         stored = run.read_generation_file(generation, relative)
         return regimes.Items(self.samples_of(stored), self.classes_of(stored))
 
@@ -305,13 +335,18 @@ class TrainedDomain(ABC):
         faults.reached(f"measured:{generation}")
         # Said by the model (in training or sampling), else by the measures.
         diverged: str | None = getattr(model, "diverged", None) or measured.diverged
-        layout = self.files(generation)
-        outputs = {layout[role]: data for role, data in measured.files.items()}
+        layout = self.generation_files(generation)
+        files, metrics = dict(measured.files), dict(measured.metrics)
+        if config.curate is not None:
+            curated_files, curated_metrics = self._curate(generation, drawn)
+            files.update(curated_files)
+            metrics.update(curated_metrics)
+        outputs = {layout[role]: data for role, data in files.items()}
         outputs[layout[CHECKPOINT]] = checkpoint_bytes(model, self.recipe, inputs)
         outputs[layout[PROVENANCE]] = training.provenance_csv()
         values = {
             GENERATION: generation,
-            **measured.metrics,
+            **metrics,
             SYNTHETIC: training.synthetic_fraction,
             STEPS: steps,
             DIVERGED: int(diverged is not None),
@@ -322,6 +357,32 @@ class TrainedDomain(ABC):
             details["diverged"] = diverged
         seconds = time.perf_counter() - began
         return Block([FinishedGeneration(generation, row, seconds, details)], outputs)
+
+    def _curate(self, generation: int, drawn: Any) -> tuple[dict[str, bytes], dict[str, float]]:
+        """The curated files (role -> bytes) and columns of a generation, deterministic under
+        (seed, generation) so a resumed run keeps exactly the same draws."""
+        draws = self.curation_draws(drawn)
+        reference = self.curation_reference()
+        kept = curate(
+            self.config.curate,
+            self.curators,
+            draws,
+            reference,
+            self.config.samples_per_generation,
+            cpu_generator(derive_seed(self.config.seed, "curate", generation)),
+            generation,
+        )
+        faults.reached(f"curated:{generation}")
+        files = {
+            CURATED: self.curated_file(drawn, draws, kept.indices),
+            CURATION: kept.provenance_csv(),
+        }
+        return files, kept_metrics(draws, kept, reference)
+
+
+def drawn_per_sample(config: ExperimentConfig) -> int:
+    """How many items a generation draws per item it keeps: curate.oversample, else 1."""
+    return config.curate.oversample if config.curate is not None else 1
 
 
 def in_column_order(

@@ -19,12 +19,17 @@ from typing import Any
 import torch
 
 from lab import regimes
+from lab.curation.files import COLUMNS as CURATION_COLUMNS
+from lab.curation.run import Draws, Reference
+from lab.curation.section import NEEDS_LABELS
 from lab.data.images import RealData
 from lab.device import DevicePlan
 from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.domains.images.judging import load_or_train_judge
+from lab.domains.images.labels import ClassCoverage
 from lab.domains.images.measure import check_feature_space, check_metric_sizes, heldout_metrics
+from lab.domains.images.predictions import predict_confidence
 from lab.domains.images.settings import IMAGE_SHAPE, NUM_CLASSES, ImageExperiment
 from lab.errors import ConfigError, DataError
 from lab.generators.build import call_sample, check_drawn, class_conditional
@@ -56,6 +61,7 @@ COLUMNS = (
     *TAIL_COLUMNS,
     "vendi",
     COPY_COLUMN,
+    *CURATION_COLUMNS,
 )
 
 
@@ -67,11 +73,25 @@ CLASSES = "classes"
 @dataclasses.dataclass(frozen=True)
 class Drawn:
     """A generation's samples, and its grid from the same noise every generation; for a
-    class-conditional model, the class each sample was drawn for."""
+    class-conditional model, the class each sample was drawn for. With a `curate:` section,
+    `extra` holds the draws after the first samples_per_generation (and their classes)."""
 
     samples: torch.Tensor
     grid: torch.Tensor
     classes: torch.Tensor | None = None
+    extra: torch.Tensor | None = None
+    extra_classes: torch.Tensor | None = None
+
+    @property
+    def all_samples(self) -> torch.Tensor:
+        """Every draw in draw order: the samples, then the extra draws."""
+        return self.samples if self.extra is None else torch.cat([self.samples, self.extra])
+
+    @property
+    def all_classes(self) -> torch.Tensor | None:
+        if self.classes is None or self.extra_classes is None:
+            return self.classes
+        return torch.cat([self.classes, self.extra_classes])
 
 
 class ImageDomain(TrainedDomain):
@@ -84,12 +104,21 @@ class ImageDomain(TrainedDomain):
 
     def load_real(self) -> None:
         self.real = self.config.data.load()
+        curate = self.config.curate
+        needs_labels = [kind for kind in curate.kinds if kind in NEEDS_LABELS] if curate else []
+        if needs_labels and not self.num_classes:
+            raise ConfigError(
+                f"key 'curate.kind' is {needs_labels[0]!r}, which scores draws by class labels, "
+                f"but {self.real.name} has no classes (its labels are {self.real.label_kind}); "
+                "use dedupe or feature_density."
+            )
         check_sizes(self.config, self.real)
 
     def prepare_measures(self, run: RunDirectory, echo: Callable[[str], None]) -> None:
         config = self.config
         check_feature_space(config)
         judge, accuracy = load_or_train_judge(config, self.real, self.plan, echo)
+        self.judge = judge
         run.record(
             "judge",
             {
@@ -145,6 +174,29 @@ class ImageDomain(TrainedDomain):
         arrays = decode_npz(stored)
         return torch.from_numpy(arrays[CLASSES]) if CLASSES in arrays else None
 
+    def curation_draws(self, drawn: Drawn) -> Draws:
+        items = drawn.all_samples
+        batch = self.config.metrics.batch_size
+        features = self.metrics.space.extract(items, self.plan, batch).cpu()
+        if not self.num_classes:
+            return Draws(items, features)
+        confidence, labels = predict_confidence(self.judge, items, self.plan, batch)
+        return Draws(items, features, labels, confidence)
+
+    def curation_reference(self) -> Reference:
+        coverage = self.metrics.coverage
+        shares = coverage.real_shares if isinstance(coverage, ClassCoverage) else None
+        return Reference(self.metrics.train_features.cpu(), shares)
+
+    def curated_file(self, drawn: Drawn, draws: Draws, kept: torch.Tensor) -> bytes:
+        arrays = {"images": draws.items[kept].numpy()}
+        if draws.labels is not None:
+            arrays["labels"] = draws.labels[kept].numpy()
+        classes = drawn.all_classes
+        if classes is not None:
+            arrays[CLASSES] = classes[kept].numpy()
+        return encode_npz(arrays)
+
     def probe(self, model: torch.nn.Module, count: int, generator: torch.Generator) -> None:
         sample_images(self.config, model, count, generator, self.image_shape, self.num_classes)
 
@@ -193,15 +245,22 @@ def draw_images(
 ) -> Drawn:
     """A generation's samples, and its grid from noise that is the same every generation
     (with the class each sample was drawn for, for a class-conditional model)."""
+    generator = cpu_generator(derive_seed(config.seed, "samples", generation))
+    count = config.samples_per_generation
+    extra = extra_classes = None
     with plan.inference():
-        samples, classes = sample_images(
-            config,
-            model,
-            config.samples_per_generation,
-            cpu_generator(derive_seed(config.seed, "samples", generation)),
-            image_shape,
-            num_classes,
-        )
+        samples, classes = sample_images(config, model, count, generator, image_shape, num_classes)
+        if config.curate is not None and config.curate.oversample > 1:
+            # After the first draws, from the same stream: those stay what a run without
+            # curation draws, and the metrics measure them.
+            extra, extra_classes = sample_images(
+                config,
+                model,
+                (config.curate.oversample - 1) * count,
+                generator,
+                image_shape,
+                num_classes,
+            )
         faults.reached(f"drew-samples:{generation}")
         grid, _ = sample_images(
             config,
@@ -211,7 +270,7 @@ def draw_images(
             image_shape,
             num_classes,
         )
-    return Drawn(samples, grid, classes)
+    return Drawn(samples, grid, classes, extra, extra_classes)
 
 
 def sample_images(

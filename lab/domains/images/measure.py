@@ -104,6 +104,9 @@ class GenerationMetrics:
             ending = suffix(index, measured.name)
             self.spaces.append(_SpaceMetrics(measured.space, ending, compare, cmmd))
             self.reference.update({f"{k}{ending}": v for k, v in compare.reference.items()})
+        # The real training set's features in the first space, where the loop has them (what
+        # curators compare draws with; lab/curation/).
+        self.train_features: torch.Tensor | None = None
 
     def __call__(
         self, samples: torch.Tensor, trained_on: torch.Tensor | None = None
@@ -164,6 +167,7 @@ def heldout_metrics(
         config.metrics.batch_size,
     )
     measure.record_real_copy_rate(train_features)
+    measure.train_features = train_features
     return measure
 
 

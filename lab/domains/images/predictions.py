@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from lab.device import DevicePlan
-from models.judges import AttributeJudge, Judge
+from models.judges import AttributeJudge, ClassJudge, Judge
 
 
 def predict_labels(
@@ -36,3 +36,18 @@ def _batched(
     with plan.inference():
         parts = [predict(plan.place(chunk)).cpu() for chunk in images.split(batch_size)]
     return torch.cat(parts)
+
+
+def predict_confidence(
+    judge: ClassJudge, images: torch.Tensor, plan: DevicePlan, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the class judge's probability of its label, float32 [N]; that label, int64 [N]) per
+    uint8 image, on the CPU: how sure the judge is, for curation by verification."""
+    judge.eval()
+    with plan.inference():
+        parts = [
+            judge(plan.place(chunk)).float().softmax(dim=1).max(dim=1)
+            for chunk in images.split(batch_size)
+        ]
+    confidence = torch.cat([part.values.cpu() for part in parts])
+    return confidence, torch.cat([part.indices.cpu() for part in parts])
