@@ -37,8 +37,11 @@ class CurateConfig:
     """A curator, named by `kind` (built in) or `class_path` (yours), with its keyword
     arguments in `init_args`."""
 
+    # A built-in curator (docs/curation.md); give this or class_path, not both.
     kind: Literal["judge_confidence", "class_balance", "dedupe", "feature_density"] | None = None
+    # Your own curator as module.Class, with select(items, labels, features, generator).
     class_path: str | None = None
+    # Keyword arguments of the curator's constructor, checked against its signature.
     init_args: dict[str, Any] = field(default_factory=dict)
     # How many times samples_per_generation the model draws for the curator to choose from.
     oversample: int = field(default=2, metadata=bounds(ge=1))
