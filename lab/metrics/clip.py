@@ -18,13 +18,12 @@ random CLIP runs through the same code.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 from torch import nn
 
 from lab.metrics.features import FeatureSpace
-from lab.metrics.pretrained import PublishedWeights, checked_weights, unloadable, weights_path
+from lab.metrics.pretrained import PublishedWeights, loaded_network
 from lab.metrics.vit import Preprocessing, PretrainedFeatures
 
 SHA256 = "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02"
@@ -56,12 +55,7 @@ def load_network(weights: Path) -> tuple[nn.Module, int]:
 def clip_features(configured: str | None, sha256: str | None) -> PretrainedFeatures:
     """The CLIP feature network from the configured (else the default) weights file, once its
     sha256 is the expected one."""
-    weights = weights_path(PUBLISHED, configured)
-    digest = checked_weights(PUBLISHED, weights, sha256)
-    try:
-        visual, width = load_network(weights)
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as err:
-        raise unloadable(PUBLISHED, weights, err) from None
+    visual, width, digest = loaded_network(PUBLISHED, configured, sha256, load_network)
     return PretrainedFeatures(visual, PREPROCESSING, width, digest, unit_length=True)
 
 

@@ -17,7 +17,6 @@ tests do that, there being no hub here.
 from __future__ import annotations
 
 import math
-import pickle
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lab.metrics.features import FeatureSpace
-from lab.metrics.pretrained import PublishedWeights, checked_weights, unloadable, weights_path
+from lab.metrics.pretrained import PublishedWeights, loaded_network
 from lab.metrics.vit import Preprocessing, PretrainedFeatures
 
 PUBLISHED = PublishedWeights(
@@ -102,12 +101,7 @@ def load_network(weights: Path) -> tuple[nn.Module, int]:
 def dinov2_features(configured: str | None, sha256: str | None) -> PretrainedFeatures:
     """The DINOv2 feature network from the configured (else the default) weights file, once
     its sha256 is the expected one."""
-    weights = weights_path(PUBLISHED, configured)
-    digest = checked_weights(PUBLISHED, weights, sha256)
-    try:
-        built, width = load_network(weights)
-    except (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as err:
-        raise unloadable(PUBLISHED, weights, err) from None
+    built, width, digest = loaded_network(PUBLISHED, configured, sha256, load_network)
     return PretrainedFeatures(built, PREPROCESSING, width, digest)
 
 

@@ -13,6 +13,8 @@ its own sentences.
 from __future__ import annotations
 
 import importlib
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +106,23 @@ def checked_weights(published: PublishedWeights, weights: Path, expected: str | 
     return digest
 
 
-def unloadable(published: PublishedWeights, weights: Path, err: BaseException) -> FeatureSpaceError:
-    """The sentence for a file with the expected hash that still does not load."""
-    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return FeatureSpaceError(
-        f"'{weights}' cannot be loaded as the {published.network} weights ({reason}); download "
-        f"it again from {published.url}."
-    )
+def loaded_network(
+    published: PublishedWeights,
+    configured: str | None,
+    sha256: str | None,
+    load: Callable[[Path], tuple[torch.nn.Module, int]],
+) -> tuple[torch.nn.Module, int, str]:
+    """(network, feature width, the file's sha256) from the configured (else the default)
+    weights file, once its hash is the expected one; a file with that hash that still does not
+    load is one sentence."""
+    weights = weights_path(published, configured)
+    digest = checked_weights(published, weights, sha256)
+    try:
+        network, width = load(weights)
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FeatureSpaceError(
+            f"'{weights}' cannot be loaded as the {published.network} weights ({reason}); "
+            f"download it again from {published.url}."
+        ) from None
+    return network, width, digest
