@@ -14,6 +14,16 @@ ARGS   ?=
 .PHONY: own-model
 .PHONY: demo-text demo-text-regimes demo-text-beams wikitext-gpt wikitext-opt
 
+# $(call side-by-side,FOLDER,RUNS,COMPARE): run experiments/<run>.yaml for each of RUNS into
+# runs/FOLDER/<run> (fixed folders, so a rerun resumes), then compare them into
+# runs/FOLDER/COMPARE.
+define side-by-side
+for run in $(2); do \
+  $(LAB) run experiments/$$run.yaml --run-dir runs/$(1)/$$run $(ARGS) || exit 1; \
+done
+$(LAB) compare $(foreach r,$(2),runs/$(1)/$(r)) --out runs/$(1)/$(3)
+endef
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,10 +55,7 @@ demo-text: $(STAMP)
 TEXT_RUNS := demo_text demo_text_accumulate demo_text_fresh demo_text_cold
 
 demo-text-regimes: $(STAMP)
-	for run in $(TEXT_RUNS); do \
-	  $(LAB) run experiments/$$run.yaml --run-dir runs/text_regimes/$$run $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(TEXT_RUNS),runs/text_regimes/$(r)) --out runs/text_regimes/compare
+	$(call side-by-side,text_regimes,$(TEXT_RUNS),compare)
 
 # The text demo decoding as the Nature paper does (5-way beam search, repetition penalty 3.0).
 demo-text-beams: $(STAMP)
@@ -63,25 +70,16 @@ wikitext-gpt: $(STAMP)
 OPT_RUNS := wikitext_opt wikitext_opt_keep10
 
 wikitext-opt: $(STAMP)
-	for run in $(OPT_RUNS); do \
-	  $(LAB) run experiments/$$run.yaml --run-dir runs/wikitext_opt/$$run $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(OPT_RUNS),runs/wikitext_opt/$(r)) --out runs/wikitext_opt/compare
+	$(call side-by-side,wikitext_opt,$(OPT_RUNS),compare)
 
 # Regimes side by side on one seed and budget; fixed run folders, so a rerun resumes.
 REGIMES := replace accumulate fresh biased
 
 demo-regimes: $(STAMP)
-	for regime in $(REGIMES); do \
-	  $(LAB) run experiments/mnist5k_$$regime.yaml --run-dir runs/regimes/mnist5k_$$regime $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist5k_$(r)) --out runs/regimes/mnist5k_compare
+	$(call side-by-side,regimes,$(addprefix mnist5k_,$(REGIMES)),mnist5k_compare)
 
 mnist-regimes: $(STAMP)
-	for regime in $(REGIMES); do \
-	  $(LAB) run experiments/mnist_$$regime.yaml --run-dir runs/regimes/mnist_$$regime $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(REGIMES),runs/regimes/mnist_$(r)) --out runs/regimes/mnist_compare
+	$(call side-by-side,regimes,$(addprefix mnist_,$(REGIMES)),mnist_compare)
 
 # The DCGAN on digits (docs/gan.md): the demo on mnist5k padded to 32x32, its
 # regimes side by side (fixed run folders, so a rerun resumes), and full MNIST for a GPU.
@@ -92,25 +90,27 @@ demo-gan: $(STAMP)
 	$(LAB) run experiments/demo_gan.yaml $(ARGS)
 
 demo-gan-regimes: $(STAMP)
-	for run in $(GAN_RUNS); do \
-	  $(LAB) run experiments/$$run.yaml --run-dir runs/regimes/$$run $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(GAN_RUNS),runs/regimes/$(r)) --out runs/regimes/demo_gan_compare
+	$(call side-by-side,regimes,$(GAN_RUNS),demo_gan_compare)
 
 mnist-dcgan: $(STAMP)
 	$(LAB) run experiments/mnist_dcgan.yaml $(ARGS)
 
 # Curation (docs/curation.md): the digits VAE under replace, plain and with each built-in
-# curator, and fresh with judge_confidence, side by side; fixed run folders, so a rerun resumes.
-.PHONY: demo-curation
+# curator, and fresh with judge_confidence, side by side; the Gaussian mixture plain and with
+# each built-in curator; the text demo plain and curated by generation 0's model.
+.PHONY: demo-curation demo-curation-mixture demo-curation-text
 CURATION_RUNS := demo_curation demo_curation_judge_confidence demo_curation_class_balance \
   demo_curation_dedupe demo_curation_feature_density demo_curation_fresh_judge_confidence
+CURATORS := judge_confidence class_balance dedupe feature_density
 
 demo-curation: $(STAMP)
-	for run in $(CURATION_RUNS); do \
-	  $(LAB) run experiments/$$run.yaml --run-dir runs/curation/$$run $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(CURATION_RUNS),runs/curation/$(r)) --out runs/curation/compare
+	$(call side-by-side,curation,$(CURATION_RUNS),compare)
+
+demo-curation-mixture: $(STAMP)
+	$(call side-by-side,curation,gmm_curation $(addprefix gmm_curation_,$(CURATORS)),gmm_compare)
+
+demo-curation-text: $(STAMP)
+	$(call side-by-side,curation,demo_text demo_text_judge_confidence,text_compare)
 
 # A class-conditional DDPM on digits (docs/diffusion.md): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.
@@ -124,10 +124,7 @@ demo-diffusion: $(STAMP)
 DIFFUSION_RUNS := demo_diffusion_regimes demo_diffusion_accumulate demo_diffusion_fresh demo_diffusion_guided
 
 demo-diffusion-regimes: $(STAMP)
-	for run in $(DIFFUSION_RUNS); do \
-	  $(LAB) run experiments/$$run.yaml --run-dir runs/regimes/$$run $(ARGS) || exit 1; \
-	done
-	$(LAB) compare $(foreach r,$(DIFFUSION_RUNS),runs/regimes/$(r)) --out runs/regimes/demo_diffusion_compare
+	$(call side-by-side,regimes,$(DIFFUSION_RUNS),demo_diffusion_compare)
 
 mnist-ddpm: $(STAMP)
 	$(LAB) run experiments/mnist_ddpm.yaml $(ARGS)

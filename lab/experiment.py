@@ -194,8 +194,6 @@ class ExperimentConfig:
     # sections, and that its runs never read: section -> keys ("" for whole sections).
     # lab.config.config_from_dict drops them from a stored config, so older runs resume.
     RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
-    # Whether this domain's runs can curate their draws (a `curate:` section, lab/curation/).
-    CURATES: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         # Not a `check(prefix)` hook: this class has a field of that name (its thresholds).
@@ -235,14 +233,8 @@ class ExperimentConfig:
             )
 
     def _check_curate(self) -> None:
-        """Curation is refused where the domain offers curators nothing to score draws by."""
-        if self.curate is not None and not self.CURATES:
-            data = f"data.name {getattr(self.data, 'name', '?')!r}"
-            raise SchemaError(
-                "curate",
-                f"is given, but {data} runs cannot curate their samples yet (image runs can; "
-                "docs/curation.md); remove the section",
-            )
+        """What curation needs of every domain; a domain's check_experiment refuses the
+        curators its draws offer nothing to score by."""
         if self.curate is not None and self.curate.allow_fewer and self.regime == SUBSAMPLE:
             raise SchemaError(
                 "curate.allow_fewer",

@@ -783,8 +783,16 @@ def out_of_memory(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, _TINY_TEXT)
 
 
-def curate_vectors(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+def curate_gaussian_chains(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _vector_run(tmp, {"curate": {"kind": "dedupe"}})
+
+
+def curate_text_by_class(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {**_TINY_TEXT, "curate": {"kind": "class_balance"}})
+
+
+def curate_beam_search(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _run(tmp, {**_TINY_TEXT, "sampling": {"beams": 3}, "curate": {"kind": "dedupe"}})
 
 
 def curate_unknown_argument(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
@@ -891,8 +899,20 @@ CASES = {
     "garbled-fits": Case("vector fits file garbled", garbled_fits, ("gen_0000-0002.npz", "sha256")),
     "set-twice": Case("key given twice with --set", set_twice, ("--set 'seed=one'",)),
     "yaml-key-twice": Case("key given twice in a YAML file", yaml_key_twice, ("'seed'", "twice")),
-    "curate-vectors": Case(
-        "curation for a domain without curators", curate_vectors, ("'curate'", "image runs")
+    "curate-chains": Case(
+        "curation of Gaussian chains (no points kept)",
+        curate_gaussian_chains,
+        ("'curate'", "mean and scatter", "mixture"),
+    ),
+    "curate-text-classes": Case(
+        "class-balancing curator on text",
+        curate_text_by_class,
+        ("curate.kind", "class_balance", "text has no classes"),
+    ),
+    "curate-beams": Case(
+        "curation of beam search's continuations",
+        curate_beam_search,
+        ("sampling.beams", "draws nothing"),
     ),
     "curate-argument": Case(
         "curator argument it does not take",

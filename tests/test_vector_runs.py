@@ -311,6 +311,12 @@ class _Stop(KeyboardInterrupt):
         (CHAINS, "accumulate", "fitted:20"),
         (MIXTURE, "accumulate", "fitted:20"),
         (MIXTURE, "replace", f"wrote:{METRICS_FILE}:31"),
+        ({**MIXTURE, "curate": {"kind": "class_balance"}}, "replace", "curated:20"),
+        (
+            {**MIXTURE, "curate": {"kind": "feature_density", "dedupe": True}},
+            "accumulate",
+            "curated:20",
+        ),
     ],
 )
 def test_a_stopped_run_resumes_to_the_same_bytes(tmp_path, monkeypatch, base, regime, stop_at):

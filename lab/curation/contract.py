@@ -4,14 +4,15 @@ A curator is any object built as `Class(**init_args)` with a method
 
     select(items, labels, features, generator) -> indices
 
-`items` are all of a generation's draws in draw order (uint8 images [M, C, H, W]),
-`labels` the judge's class of each (int64 [M], None where the domain has none), `features`
-their feature vectors (float32 [M, D], in the space the run measures in) and `generator`
+`items` are all of a generation's draws in draw order (uint8 images [M, C, H, W], token
+sequences [M, L] or float64 points [M, dim]), `labels` the judge's class of each (int64 [M],
+None where the domain has none), `features` their feature vectors ([M, D], in the domain's
+feature space: docs/curation.md has each domain's judge and features) and `generator`
 a torch.Generator seeded from (seed, generation), the only randomness a curator may use so
 that resume stays byte-identical. It returns the indices of the draws to keep (at most
 `keep`, no index twice), or (indices, scores) to record a score per kept draw in the
 provenance. The lab also passes, to a `select` that declares them as keywords:
-`keep` (how many to keep), `confidence` (the judge's probability of each draw's label),
+`keep` (how many to keep), `confidence` (the judge's confidence in each draw),
 `real_features` (the real training set's features) and `real_shares` (each class's share
 of the real data, as the judge labels the held-out set). Each broken promise is one
 sentence naming the key.

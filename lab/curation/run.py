@@ -23,9 +23,9 @@ class Draws:
     """All of a generation's draws in draw order, and what curators score them by."""
 
     items: Tensor
-    features: Tensor  # float32 [M, D], on the CPU
+    features: Tensor  # [M, D], on the CPU
     labels: Tensor | None = None  # int64 [M]: the judge's class of each draw
-    confidence: Tensor | None = None  # float [M]: the judge's probability of that class
+    confidence: Tensor | None = None  # float [M]: the judge's confidence in each draw
 
     def __len__(self) -> int:
         return len(self.items)

@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 from lab.schema import SchemaError, bounds, join
 
-# The built-in curators (lab/curation/<kind>.py), and those that need the judge's class
-# labels of the draws, which only some domains have.
+# The built-in curators (lab/curation/<kind>.py); those that need class labels of the draws,
+# which only some data have; and those that need a judge's confidence in each draw.
 BUILT_IN = ("judge_confidence", "class_balance", "dedupe", "feature_density")
-NEEDS_LABELS = ("judge_confidence", "class_balance")
+NEEDS_LABELS = ("class_balance",)
+NEEDS_CONFIDENCE = ("judge_confidence",)
 DEDUPE = "dedupe"
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
@@ -81,3 +82,8 @@ class CurateConfig:
         """The built-in curators this section runs (dedupe first)."""
         chosen = (DEDUPE,) if self.dedupe else ()
         return (*chosen, self.kind) if self.kind is not None else chosen
+
+
+def drawn_per_kept(section: CurateConfig | None) -> int:
+    """How many items a generation draws per item it passes on: curate.oversample, else 1."""
+    return section.oversample if section is not None else 1

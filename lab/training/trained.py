@@ -33,6 +33,7 @@ from lab import regimes
 from lab.curation.contract import build_curators
 from lab.curation.files import CURATED, CURATION, curation_files
 from lab.curation.run import Draws, Reference, curate, kept_metrics
+from lab.curation.section import drawn_per_kept
 from lab.device import DevicePlan, plan_device
 from lab.domains.protocol import Block
 from lab.errors import ConfigError, DataError
@@ -236,7 +237,7 @@ class TrainedDomain(ABC):
         if config.regime == ACCUMULATE:
             growing = f", the training set growing by them over {config.generations} generations"
         refuse_if_too_large(
-            (largest + samples * drawn_per_sample(config)) * item_bytes,
+            (largest + samples * drawn_per_kept(config.curate)) * item_bytes,
             f"key 'samples_per_generation' is {samples}: a generation's samples and training "
             f"set ({'x'.join(map(str, shape))} uint8 {self.ITEMS}{growing})",
             "lower it",
@@ -378,11 +379,6 @@ class TrainedDomain(ABC):
             CURATION: kept.provenance_csv(),
         }
         return files, kept_metrics(draws, kept, reference)
-
-
-def drawn_per_sample(config: ExperimentConfig) -> int:
-    """How many items a generation draws per item it keeps: curate.oversample, else 1."""
-    return config.curate.oversample if config.curate is not None else 1
 
 
 def in_column_order(

@@ -21,7 +21,7 @@ import torch
 from lab import regimes
 from lab.curation.files import COLUMNS as CURATION_COLUMNS
 from lab.curation.run import Draws, Reference
-from lab.curation.section import NEEDS_LABELS
+from lab.curation.section import NEEDS_CONFIDENCE, NEEDS_LABELS
 from lab.data.images import RealData
 from lab.device import DevicePlan
 from lab.domains.images.files import image_files
@@ -105,7 +105,9 @@ class ImageDomain(TrainedDomain):
     def load_real(self) -> None:
         self.real = self.config.data.load()
         curate = self.config.curate
-        needs_labels = [kind for kind in curate.kinds if kind in NEEDS_LABELS] if curate else []
+        # The judge labels, and is confident of, draws only of data with classes.
+        judged = (*NEEDS_LABELS, *NEEDS_CONFIDENCE)
+        needs_labels = [kind for kind in curate.kinds if kind in judged] if curate else []
         if needs_labels and not self.num_classes:
             raise ConfigError(
                 f"key 'curate.kind' is {needs_labels[0]!r}, which scores draws by class labels, "

@@ -186,10 +186,6 @@ class ImageExperiment(ExperimentConfig):
     sampling: ImageSamplingConfig = field(default_factory=ImageSamplingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
-    # Image runs offer curators the draws' features and, for data with classes (checked once
-    # the data is loaded), the judge's labels of them (docs/curation.md).
-    CURATES: ClassVar[bool] = True
-
     def check_experiment(self) -> None:
         self.require_train()
         side_problem = getattr(self.model, "image_side_problem", None)

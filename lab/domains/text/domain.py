@@ -27,8 +27,11 @@ import numpy as np
 import torch
 
 from lab import regimes
+from lab.curation.run import Draws, Reference
+from lab.domains.text.features import word_profiles
 from lab.domains.text.files import SHOWN_PROMPTS_TEXT, SHOWN_TEXT, text_files
 from lab.domains.text.measure import TextMeasure
+from lab.domains.text.perplexity import sequence_perplexities
 from lab.domains.text.sequences import load_real_text
 from lab.domains.text.settings import TextExperiment
 from lab.domains.text.tokens import Tokens, tokens_of
@@ -62,6 +65,9 @@ class Written:
 
     samples: torch.Tensor
     shown: torch.Tensor
+    # With a `curate:` section, the prompts continued (oversample - 1) times more, after the
+    # first continuations (which stay what a run without curation writes).
+    extra: torch.Tensor | None = None
 
 
 class TextDomain(TrainedDomain):
@@ -75,6 +81,8 @@ class TextDomain(TrainedDomain):
         # Generation 0's model, which scores every generation's samples; built from its
         # weights, so a resumed run scores with exactly what an uninterrupted one did.
         self._first: torch.nn.Module | None = None
+        # The real training sequences' word profiles, which text curators compare draws with.
+        self._real_profiles: torch.Tensor | None = None
 
     def load_real(self) -> None:
         self.tokens: Tokens = tokens_of(self.recipe)
@@ -119,17 +127,26 @@ class TextDomain(TrainedDomain):
     def draw(self, model: torch.nn.Module, generation: int) -> Written:
         seed = self.config.seed
         with self.plan.inference():
+            generator = cpu_generator(derive_seed(seed, "samples", generation))
             samples = self.continue_prompts(
                 model,
                 self._prompts(),
-                cpu_generator(derive_seed(seed, "samples", generation)),
+                generator,
                 label=f"generation {generation}/{self.config.generations - 1} sampling",
             )
             faults.reached(f"continued:{generation}")
+            extra = None
+            if self.config.curate is not None and self.config.curate.oversample > 1:
+                extra = self.continue_prompts(
+                    model,
+                    self._prompts().repeat(self.config.curate.oversample - 1, 1),
+                    generator,
+                    label=f"generation {generation}/{self.config.generations - 1} curation draws",
+                )
             shown = self.continue_prompts(
                 model, self.real.shown_prompts, cpu_generator(derive_seed(seed, "shown"))
             )
-        return Written(samples, shown)
+        return Written(samples, shown, extra)
 
     def continue_prompts(
         self,
@@ -187,6 +204,25 @@ class TextDomain(TrainedDomain):
             "shown": shown_text(prompts, continued, generation).encode(),
         }
         return Measured(metrics, files, diverged=_divergence(metrics))
+
+    def curation_draws(self, drawn: Written) -> Draws:
+        """Every continuation, its word profile, and generation 0's model's confidence in it
+        (1 / its perplexity: the geometric mean of its tokens' probabilities), the judge
+        that text runs have."""
+        items = drawn.samples if drawn.extra is None else torch.cat([drawn.samples, drawn.extra])
+        if self._first is None:  # measure() sets it before the engine curates
+            raise RuntimeError("text curation needs generation 0's model, set when measuring")
+        batch = self.config.sampling.batch_size
+        perplexities = sequence_perplexities(self._first, items, self.plan, batch)
+        return Draws(items, word_profiles(items, self.tokens), confidence=1 / perplexities)
+
+    def curation_reference(self) -> Reference:
+        if self._real_profiles is None:
+            self._real_profiles = word_profiles(self.real.train, self.tokens)
+        return Reference(self._real_profiles)
+
+    def curated_file(self, drawn: Written, draws: Draws, kept: torch.Tensor) -> bytes:
+        return encode_npz({"sequences": draws.items[kept].numpy()})
 
     def _first_model(self, run: RunDirectory, trained: torch.nn.Module | None) -> torch.nn.Module:
         """Generation 0's model, rebuilt from its weights: those of `trained` when

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from lab.curation.section import NEEDS_LABELS
 from lab.experiment import ExperimentConfig, requested_biases
 from lab.generators.section import model_field
 from lab.schema import SchemaError, bounds, by_kind, omitted_at_default
@@ -180,6 +181,26 @@ class TextExperiment(ExperimentConfig):
                 "train.batch_size",
                 f"is {self.train.batch_size}, more than the {self.samples_per_generation} "
                 "sequences a generation trains on (samples_per_generation); lower it",
+            )
+        self._check_curate_text()
+
+    def _check_curate_text(self) -> None:
+        """Text offers curators generation 0's model as judge (its confidence in each draw)
+        and word n-gram features, but no classes; beam search draws nothing to choose among."""
+        if self.curate is None:
+            return
+        labelled = [kind for kind in self.curate.kinds if kind in NEEDS_LABELS]
+        if labelled:
+            raise SchemaError(
+                "curate.kind",
+                f"is {labelled[0]!r}, which balances draws by class, but text has no classes; "
+                "use judge_confidence, dedupe or feature_density (docs/curation.md)",
+            )
+        if self.sampling.beams > 1:
+            raise SchemaError(
+                "sampling.beams",
+                f"is {self.sampling.beams}, but beam search draws nothing, so curation's extra "
+                "draws would repeat the first ones; set it to 1 or remove the curate section",
             )
 
     def check_model_class(self, cls: type) -> None:

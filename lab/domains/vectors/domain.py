@@ -61,14 +61,15 @@ class VectorDomain:
 
     def _run_block(self, run: RunDirectory, first: int, end: int) -> Block:
         training, previous = self._state_at(run, first)
-        finished, models, drawn = [], [], []
+        finished, models, drawn, kept = [], [], [], []
         for generation in range(first, end):
             began = time.perf_counter()
-            model, samples, following = self._step(generation, training, previous)
+            model, samples, curated, columns, following = self._step(generation, training, previous)
             row = {
                 "generation": generation,
                 **self.system.statistics(model),
                 "synthetic_fraction": training.synthetic_fraction,
+                **columns,
             }
             composition = {"real": training.real, "generated": training.count - training.real}
             seconds = time.perf_counter() - began
@@ -76,22 +77,28 @@ class VectorDomain:
             finished.append(FinishedGeneration(generation, row, seconds, details))
             models.append(model)
             drawn.append(samples)
+            kept.append(curated)
             training, previous = following, model
         self._carried = (end, training, previous)
-        arrays = self.system.block_arrays(range(first, end), models, drawn, training)
+        arrays = self.system.block_arrays(range(first, end), models, drawn, kept, training)
         files = {
             block_file(role, first, end - 1): encode_npz(values) for role, values in arrays.items()
         }
         return Block(finished, files)
 
-    def _step(self, generation: int, training: Any, previous: Any) -> tuple[Any, Any, Any]:
-        """Fit generation `generation`, draw its samples, build the next training set."""
+    def _step(
+        self, generation: int, training: Any, previous: Any
+    ) -> tuple[Any, Any, Any, dict[str, float], Any]:
+        """Fit generation `generation`, draw its samples, let a curator (if any) choose what
+        it passes on, build the next training set: (fit, draws, what the curator kept, its
+        columns, the next training set)."""
         model = self.system.fit(generation, training, previous)
         faults.reached(f"fitted:{generation}")
-        samples = self.system.draw(generation, model)
+        drawn = self.system.draw(generation, model)
+        part, kept, columns = self.system.passed_on(generation, drawn)
         if regimes.keeps_earlier_data(self.config):
-            return model, samples, self.system.merge(training, samples)
-        return model, samples, samples
+            return model, drawn, kept, columns, self.system.merge(training, part)
+        return model, drawn, kept, columns, part
 
     def _state_at(self, run: RunDirectory, first: int) -> tuple[Any, Any]:
         """The training set of generation `first` and the fit of generation first - 1."""
@@ -107,7 +114,7 @@ class VectorDomain:
             training, previous = self.system.restore(start, lambda role, k: _load(run, role, k))
         # Only a hand-edited manifest ends inside a block: redo its start in memory.
         for generation in range(start, first):
-            previous, _, training = self._step(generation, training, previous)
+            previous, *_, training = self._step(generation, training, previous)
         return training, previous
 
 

@@ -184,3 +184,10 @@ class VectorExperiment(ExperimentConfig):
                 f"{self.regime!r} is not supported for {data.name!r}; use 'replace' or "
                 "'accumulate'",
             )
+        if self.curate is not None and isinstance(data, GaussianData):
+            raise SchemaError(
+                "curate",
+                "is given, but the Gaussian chains keep only each generation's mean and "
+                "scatter, not its points, so a curator has nothing to choose among; curate "
+                "data.name 'mixture', or remove the section",
+            )

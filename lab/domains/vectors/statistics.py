@@ -97,12 +97,30 @@ def real_mixture_statistics(real: MixtureFit, heldout: np.ndarray) -> dict[str, 
 
 def log_density(model: MixtureFit, points: np.ndarray) -> np.ndarray:
     """log p(x) of points [n, dim] under the mixture's living components."""
+    return _log_sum(_log_joint(model, points))[:, 0]
+
+
+def component_posteriors(model: MixtureFit, points: np.ndarray) -> np.ndarray:
+    """p(component | x) [n, K] of points [n, dim] under the mixture (0 for an extinct
+    component): for the real mixture, the exact judge of which mode a point belongs to."""
+    parts = _log_joint(model, points)
+    posteriors = np.zeros((len(points), len(model.weights)))
+    posteriors[:, model.alive] = np.exp(parts - _log_sum(parts))
+    return posteriors
+
+
+def _log_sum(parts: np.ndarray) -> np.ndarray:
+    """log sum_k exp(parts[:, k]) [n, 1], without overflow."""
+    top = parts.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(parts - top).sum(axis=1, keepdims=True))
+
+
+def _log_joint(model: MixtureFit, points: np.ndarray) -> np.ndarray:
+    """log w_k + log N(x; mean_k, cov_k) [n, living K]."""
     alive = model.alive
-    parts = np.log(model.weights[alive]) + _log_gaussian(
+    return np.log(model.weights[alive]) + _log_gaussian(
         points[:, None, :], model.means[alive], model.covariances[alive]
     )
-    top = parts.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(parts - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
 def l2_distance(first: MixtureFit, second: MixtureFit) -> float:

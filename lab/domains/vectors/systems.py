@@ -18,7 +18,15 @@ import numpy as np
 import torch
 
 from lab import regimes
+from lab.curation.section import drawn_per_kept
 from lab.domains.vectors import gaussian
+from lab.domains.vectors.curation import (
+    CURATED,
+    KeptPoints,
+    MixtureCuration,
+    curated_arrays,
+    kept_by_generation,
+)
 from lab.domains.vectors.mixture import MixtureFit, fit_mixture, sample_mixture
 from lab.domains.vectors.settings import GaussianConfig, GaussianData, MixtureConfig, MixtureData
 from lab.domains.vectors.statistics import (
@@ -49,10 +57,11 @@ class VectorSystem(Protocol):
     def real_training(self) -> Any: ...
     def fit(self, generation: int, training: Any, previous: Any) -> Any: ...
     def draw(self, generation: int, model: Any) -> Any: ...
+    def passed_on(self, generation: int, drawn: Any) -> tuple[Any, Any, dict[str, float]]: ...
     def merge(self, training: Any, part: Any) -> Any: ...
     def statistics(self, model: Any) -> dict[str, float | None]: ...
     def block_arrays(
-        self, generations: Sequence[int], models: list, drawn: list, following: Any
+        self, generations: Sequence[int], models: list, drawn: list, kept: list, following: Any
     ) -> dict[str, dict[str, np.ndarray]]: ...
     def restore(self, first: int, load: BlockLoader) -> tuple[Any, Any]: ...
 
@@ -120,6 +129,12 @@ class GaussianChains:
                 f"sampled; {beyond_float64(self.config, generation)}"
             ) from None
 
+    def passed_on(
+        self, generation: int, drawn: gaussian.GaussianStats
+    ) -> tuple[gaussian.GaussianStats, None, dict[str, float]]:
+        """The chains pass on all they drew (their config refuses curation)."""
+        return drawn, None, {}
+
     def merge(
         self, training: gaussian.GaussianStats, part: gaussian.GaussianStats
     ) -> gaussian.GaussianStats:
@@ -134,6 +149,7 @@ class GaussianChains:
         generations: Sequence[int],
         models: list[gaussian.GaussianFit],
         drawn: list[gaussian.GaussianStats],
+        kept: list[None],
         following: gaussian.GaussianStats,
     ) -> dict[str, dict[str, np.ndarray]]:
         """Per generation and chain, the fitted mean and log variance (float32: a record for
@@ -176,10 +192,25 @@ class PointSet:
         return 1.0 - self.real / len(self.points)
 
 
+@dataclass(frozen=True)
+class MixtureDraws:
+    """A generation's draws: the samples_per_generation a run without curation draws, and
+    with a `curate:` section the further ones, from the same stream after them."""
+
+    samples: PointSet
+    extra: np.ndarray | None = None
+
+    @property
+    def points(self) -> np.ndarray:
+        return (
+            self.samples.points
+            if self.extra is None
+            else np.concatenate([self.samples.points, self.extra])
+        )
+
+
 class MixtureRefits:
     """One Gaussian mixture refitted by EM to N samples of its own (or to all so far)."""
-
-    roles = ("fits", "samples")
 
     def __init__(self, config: ExperimentConfig) -> None:
         self.config = config
@@ -187,6 +218,12 @@ class MixtureRefits:
         self.data: MixtureData = config.data
         weights, means, covariances = self.data.arrays()
         self.real = MixtureFit(weights, means, covariances, 0)
+        self.curation = None
+        if config.curate is not None:
+            self.curation = MixtureCuration(config, self.real, self.real_training().points)
+        # What later generations are fitted to: the samples, or what a curator kept of them.
+        self.passed_role = "samples" if self.curation is None else CURATED
+        self.roles = ("fits", "samples", *(() if self.curation is None else (CURATED,)))
 
     @cached_property
     def heldout(self) -> np.ndarray:
@@ -238,22 +275,30 @@ class MixtureRefits:
                 f"overflowed float64; {beyond_float64(self.config, generation)}"
             ) from None
 
-    def draw(self, generation: int, model: MixtureFit) -> PointSet:
+    def draw(self, generation: int, model: MixtureFit) -> MixtureDraws:
         sampling = self.config.sampling
         generator = cpu_generator(derive_seed(self.config.seed, "samples", generation))
-        points = sample_mixture(
-            model,
-            self.config.samples_per_generation,
-            generator,
-            sampling.temperature,
-            sampling.truncation,
-        )
-        if not np.isfinite(points).all():
+        count = self.config.samples_per_generation
+        parts = [
+            sample_mixture(model, size, generator, sampling.temperature, sampling.truncation)
+            for size in (count, (drawn_per_kept(self.config.curate) - 1) * count)
+            if size
+        ]
+        if not all(np.isfinite(points).all() for points in parts):
             raise ConfigError(
                 f"generation {generation}: its samples have overflowed float64 and cannot be "
                 f"fitted; {beyond_float64(self.config, generation)}"
             )
-        return PointSet(points, 0)
+        return MixtureDraws(PointSet(parts[0], 0), parts[1] if len(parts) > 1 else None)
+
+    def passed_on(
+        self, generation: int, drawn: MixtureDraws
+    ) -> tuple[PointSet, KeptPoints | None, dict[str, float]]:
+        """(what the next training set takes of the draws, what a curator kept, its columns)."""
+        if self.curation is None:
+            return drawn.samples, None, {}
+        kept, columns = self.curation(generation, drawn.points)
+        return PointSet(kept.points, 0), kept, columns
 
     def merge(self, training: PointSet, part: PointSet) -> PointSet:
         return PointSet(np.concatenate([training.points, part.points]), training.real)
@@ -267,11 +312,13 @@ class MixtureRefits:
         self,
         generations: Sequence[int],
         models: list[MixtureFit],
-        drawn: list[PointSet],
+        drawn: list[MixtureDraws],
+        kept: list[KeptPoints | None],
         following: PointSet,
     ) -> dict[str, dict[str, np.ndarray]]:
-        """Every generation's fit and samples (float64, exact: the samples are the training
-        sets a resumed run rebuilds, under either regime)."""
+        """Every generation's fit and samples (float64, exact: the samples, or what a curator
+        kept of the draws, are the training sets a resumed run rebuilds, under either
+        regime)."""
         fits = {
             "generations": np.array(generations, dtype=np.int64),
             "weights": np.stack([m.weights for m in models]),
@@ -281,9 +328,11 @@ class MixtureRefits:
         }
         samples = {
             "generations": fits["generations"],
-            "samples": np.stack([part.points for part in drawn]),
+            "samples": np.stack([part.samples.points for part in drawn]),
         }
-        return {"fits": fits, "samples": samples}
+        if self.curation is None:
+            return {"fits": fits, "samples": samples}
+        return {"fits": fits, "samples": samples, CURATED: curated_arrays(generations, kept)}
 
     def restore(self, first: int, load: BlockLoader) -> tuple[PointSet, MixtureFit]:
         last = first - 1
@@ -296,16 +345,21 @@ class MixtureRefits:
             int(fits["iterations"][index]),
         )
         if not regimes.keeps_earlier_data(self.config):
-            return PointSet(_samples_of(load, last), 0), previous
+            return PointSet(self._passed_in_block(load, last)[last], 0), previous
         parts = [self.real_training().points]
         generation = 0
         while generation <= last:
-            stored = load("samples", generation)
-            for number, points in zip(stored["generations"], stored["samples"], strict=True):
-                if number <= last:
-                    parts.append(points)
-            generation = int(stored["generations"][-1]) + 1
+            block = self._passed_in_block(load, generation)
+            parts += [points for number, points in block.items() if number <= last]
+            generation = max(block) + 1
         return PointSet(np.concatenate(parts), self.config.samples_per_generation), previous
+
+    def _passed_in_block(self, load: BlockLoader, generation: int) -> dict[int, np.ndarray]:
+        """generation -> the points it passed on, for the stored block holding `generation`."""
+        stored = load(self.passed_role, generation)
+        if self.curation is not None:
+            return kept_by_generation(stored)
+        return dict(zip(map(int, stored["generations"]), stored["samples"], strict=True))
 
 
 def beyond_float64(config: ExperimentConfig, generation: int) -> str:
@@ -318,8 +372,3 @@ def beyond_float64(config: ExperimentConfig, generation: int) -> str:
             "scales the variance by its square)"
         )
     return fix + "."
-
-
-def _samples_of(load: BlockLoader, generation: int) -> np.ndarray:
-    stored = load("samples", generation)
-    return stored["samples"][int(np.flatnonzero(stored["generations"] == generation)[0])]
