@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from lab.domains.images.settings import ImageSamplingConfig
 from lab.report.figures import cut_cell
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
 from lab.rundir.results import read_run
+from lab.rundir.storage import encode_npz, sha256_file
 from tests.conftest import TINY_EXPERIMENT
 from tests.run_processes import launch_run
 
@@ -172,6 +174,24 @@ def test_the_reports_entropy_chart_plots_draws_kept_and_real(runs, monkeypatch) 
         assert values == [float(row[column]) for row in rows]
     real = json.loads((runs["curated"] / MANIFEST_FILE).read_text())["reference"]
     assert options == {"real": real["class_entropy"]}
+
+
+def test_a_generation_that_kept_nothing_gets_no_kept_grid(runs, tmp_path) -> None:
+    """With allow_fewer a curator may keep nothing: the report says so instead of failing."""
+    run_dir = tmp_path / "none_kept"
+    shutil.copytree(runs["curated"], run_dir)
+    empty = run_dir / "curated/gen_001.npz"
+    empty.write_bytes(encode_npz({"images": np.zeros((0, 1, 28, 28), np.uint8)}))
+    manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+    manifest["generations"][1]["files"]["curated/gen_001.npz"] = sha256_file(empty)
+    (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    section = curation_section(read_run(run_dir), 2)
+    assert [figure.caption for figure in section.figures] == [
+        "generation 0: first 4 drawn",
+        "generation 0: first 4 kept",
+        "generation 1: first 4 drawn",
+    ]
+    assert section.note.endswith("Kept nothing in generation 1.")
 
 
 def test_a_plain_runs_report_has_no_curation_section(runs) -> None:
