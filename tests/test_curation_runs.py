@@ -1,12 +1,14 @@
 """Curation in whole runs (docs/curation.md): the metrics measure the same first draws as a
 run without it, the next generation trains on the kept ones, a kill during curation resumes
-to the same bytes, check and compare read its columns, and a curator from outside lab/ runs."""
+to the same bytes, check, compare and the report read its columns and files, and a curator
+from outside lab/ runs."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -14,11 +16,19 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
+import lab.report.figures
 from lab.cli import main
 from lab.device import plan_device
+from lab.domains.images.curation_report import curation_section
+from lab.domains.images.grids import GRID_PADDING
 from lab.domains.images.predictions import predict_confidence
+from lab.domains.images.settings import ImageSamplingConfig
+from lab.report.figures import cut_cell
 from lab.rundir.directory import MANIFEST_FILE, METRICS_FILE
+from lab.rundir.results import read_run
+from lab.rundir.storage import encode_npz, sha256_file
 from tests.conftest import TINY_EXPERIMENT
 from tests.run_processes import launch_run
 
@@ -119,6 +129,75 @@ def test_check_and_compare_read_the_curation_columns(runs, tmp_path, capsys) -> 
     assert "curated_fraction" in table and "class_entropy_kept" in table
     header = (out / "compare.csv").read_text().splitlines()[0].split(",")
     assert {"curated_fraction", "class_entropy_kept"} <= set(header)
+
+
+REPORT_SECTION = "<h2>What the curator kept</h2>"
+
+
+def test_the_report_shows_the_first_draws_beside_the_first_kept(runs) -> None:
+    """Each generation's two grids hold, cell by cell, the first draws of samples/ and the
+    first kept images of curated/ (which differ: the curator dropped some first draws)."""
+    curated = runs["curated"]
+    page = (curated / "report.html").read_text()
+    assert REPORT_SECTION in page and "judge_confidence kept" in page
+    rows = ImageSamplingConfig().grid_rows  # the tiny run leaves grid_rows at its default
+    for generation in range(2):
+        cells = {}
+        for which, folder in (("drawn", "samples"), ("kept", "curated")):
+            relative = f"plots/curated_{which}_gen_{generation:03d}.png"
+            assert f'src="{relative}"' in page
+            with Image.open(curated / relative) as grid:
+                cells[which] = np.stack(
+                    [np.asarray(cut_cell(grid, i, rows, GRID_PADDING)) for i in range(rows**2)]
+                )
+            images = _npz(curated / f"{folder}/gen_{generation:03d}.npz")["images"]
+            assert np.array_equal(cells[which], images[: rows**2, 0])
+        assert not np.array_equal(cells["drawn"], cells["kept"])
+    assert 'src="plots/curated_class_entropy.png"' in page
+
+
+def test_the_reports_entropy_chart_plots_draws_kept_and_real(runs, monkeypatch) -> None:
+    drawn = []
+    monkeypatch.setattr(
+        lab.report.figures, "comparison_plot", lambda *args, **kw: drawn.append((args, kw))
+    )
+    results = read_run(runs["curated"])
+    section = curation_section(results, 2)
+    assert [figure.relative for figure in section.charts] == ["plots/curated_class_entropy.png"]
+    ((_, series), options) = drawn[0]
+    rows = _rows(runs["curated"])
+    assert [label for label, _, _ in series] == ["draws", "kept"]
+    for (_, generations, values), column in zip(
+        series, ("class_entropy", "class_entropy_kept"), strict=True
+    ):
+        assert generations == [0, 1]
+        assert values == [float(row[column]) for row in rows]
+    real = json.loads((runs["curated"] / MANIFEST_FILE).read_text())["reference"]
+    assert options == {"real": real["class_entropy"]}
+
+
+def test_a_generation_that_kept_nothing_gets_no_kept_grid(runs, tmp_path) -> None:
+    """With allow_fewer a curator may keep nothing: the report says so instead of failing."""
+    run_dir = tmp_path / "none_kept"
+    shutil.copytree(runs["curated"], run_dir)
+    empty = run_dir / "curated/gen_001.npz"
+    empty.write_bytes(encode_npz({"images": np.zeros((0, 1, 28, 28), np.uint8)}))
+    manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
+    manifest["generations"][1]["files"]["curated/gen_001.npz"] = sha256_file(empty)
+    (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    section = curation_section(read_run(run_dir), 2)
+    assert [figure.caption for figure in section.figures] == [
+        "generation 0: first 4 drawn",
+        "generation 0: first 4 kept",
+        "generation 1: first 4 drawn",
+    ]
+    assert section.note.endswith("Kept nothing in generation 1.")
+
+
+def test_a_plain_runs_report_has_no_curation_section(runs) -> None:
+    plain = runs["plain"]
+    assert REPORT_SECTION not in (plain / "report.html").read_text()
+    assert not list(plain.glob("plots/curated_*"))
 
 
 def _outputs(run_dir: Path) -> dict[str, bytes]:

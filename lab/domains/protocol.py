@@ -51,13 +51,14 @@ class ReportTable:
 class ReportSection:
     """A titled part of report.html. `strip` lays the figures side by side in a scrolling
     row, each linked to its file (the grids); otherwise each is shown full width. A `table`
-    comes before the figures."""
+    comes before the figures; `charts` come after them, full width (a plot below a strip)."""
 
     title: str
     note: str
     figures: list[ReportFigure] = field(default_factory=list)
     strip: bool = False
     table: ReportTable | None = None
+    charts: list[ReportFigure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

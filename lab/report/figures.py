@@ -65,9 +65,12 @@ def metric_plot(
 
 
 def comparison_plot(
-    column: str, series: Sequence[tuple[str, Sequence[int], Sequence[float | None]]]
+    column: str,
+    series: Sequence[tuple[str, Sequence[int], Sequence[float | None]]],
+    real: float | None = None,
 ) -> bytes:
-    """One metric against generation with a line per run: (label, generations, values)."""
+    """One metric against generation with a line per run: (label, generations, values), and
+    the real data's value as a dashed line if given."""
     figure = Figure(figsize=COMPARISON_FIGSIZE, layout="constrained")
     axes = figure.add_subplot()
     longest: list[int] = []
@@ -77,6 +80,8 @@ def comparison_plot(
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, marker="o" if len(points) <= MAX_MARKED_POINTS else None, label=label)
         longest = max(longest, list(generations), key=len)
+    if real is not None:
+        axes.axhline(real, color="tab:gray", linestyle="--", label="real")
     axes.set_title(column)
     axes.set_xlabel("generation")
     _integer_ticks(axes, longest)

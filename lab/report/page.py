@@ -12,7 +12,7 @@ from html import escape
 
 import yaml
 
-from lab.domains.protocol import ReportSection, ReportTable
+from lab.domains.protocol import ReportFigure, ReportSection, ReportTable
 from lab.domains.registry import facts_of
 from lab.rundir.results import RunResults
 
@@ -166,13 +166,17 @@ def _domain_section(section: ReportSection) -> Sequence[str]:
             f'alt="{escape(f.caption)}"></a><figcaption>{escape(f.caption)}</figcaption></figure>'
             for f in section.figures
         )
-        return _section(section.title, f'{note}<div class="strip">{figures}</div>')
-    figures = "".join(
+        strip = f'<div class="strip">{figures}</div>'
+        return _section(section.title, note + strip + _wide(section.charts))
+    return _section(section.title, note + _wide([*section.figures, *section.charts]))
+
+
+def _wide(figures: Sequence[ReportFigure]) -> str:
+    return "".join(
         f'<figure><img class="wide" src="{escape(f.relative)}" alt="{escape(f.caption)}">'
         f"<figcaption>{escape(f.caption)}</figcaption></figure>"
-        for f in section.figures
+        for f in figures
     )
-    return _section(section.title, note + figures)
 
 
 def _cells_table(table: ReportTable) -> str:

@@ -35,7 +35,8 @@ def write_report(run_dir: Path) -> Path:
     plots: dict[str, bytes] = {}
     sections = report_sections(results)
     for section in sections:
-        plots.update({f.relative: f.data for f in section.figures if f.data is not None})
+        drawn = [*section.figures, *section.charts]
+        plots.update({f.relative: f.data for f in drawn if f.data is not None})
     contents = Contents(
         results=results,
         sections=sections,

@@ -1,5 +1,6 @@
 """The image domain's part of report.html: the grids of every generation, the same grid
-cells followed across generations, and heatmaps of the per-class and per-attribute columns.
+cells followed across generations, what a curator kept (curation_report.py), and heatmaps
+of the per-class and per-attribute columns.
 
 Grids are files the run already holds (the page links them); the cell strips and heatmaps
 are drawn here from the grids and metrics.csv.
@@ -12,6 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from lab.domains.images.curation_report import curation_section
 from lab.domains.images.files import grid_paths
 from lab.domains.images.grids import GRID_PADDING
 from lab.domains.images.settings import ImageSamplingConfig
@@ -30,9 +32,13 @@ def report_sections(results: RunResults) -> list[ReportSection]:
     if not results.rows:
         return []
     sections = []
+    rows = _grid_rows(results)
     grids = grid_paths(results)
     if grids:
-        sections += [_grids(grids), _cells(results, grids)]
+        sections += [_grids(grids), _cells(results, grids, rows)]
+    curated = curation_section(results, rows)
+    if curated is not None:
+        sections.append(curated)
     heatmaps = _heatmaps(results)
     if heatmaps:
         title = "Class shares and attributes against the real data"
@@ -49,9 +55,13 @@ def _grids(grids: list[tuple[int, str]]) -> ReportSection:
     return ReportSection("Samples of every generation", note, shown, strip=True)
 
 
-def _cells(results: RunResults, grids: list[tuple[int, str]]) -> ReportSection:
+def _grid_rows(results: RunResults) -> int:
+    """sampling.grid_rows as the run was made with it: the rows (and columns) of its grids."""
     sampling = results.config.get("sampling") or {}
-    rows = int(sampling.get("grid_rows", ImageSamplingConfig().grid_rows))
+    return int(sampling.get("grid_rows", ImageSamplingConfig().grid_rows))
+
+
+def _cells(results: RunResults, grids: list[tuple[int, str]], rows: int) -> ReportSection:
     images = []
     for generation, relative in grids:
         with Image.open(io.BytesIO(results.read_file(relative))) as image:
