@@ -1,6 +1,7 @@
 """Statistics across seeds: runs that differ only in their seed form a group, and every
 metrics.csv column gets, per group and generation, a mean, a standard deviation and a
-t-interval; groups that differ in one setting (a regime, say) are compared seed by seed.
+t-interval; groups that differ in one setting (a regime, say, or an optional section such
+as `curate` that one of them lacks) are compared seed by seed.
 
 Why a t-interval: a handful of seeds is a small sample from an unknown spread, so the interval
 around the mean is mean +/- t(1 - (1 - confidence) / 2, n - 1) * s / sqrt(n), with s the
@@ -146,20 +147,33 @@ class Difference:
 def group_by_seed(results: Sequence[RunResults]) -> list[SeedGroup]:
     """Group runs by their config without the seed (and without name, check, logging), in
     the order the runs come; a group holds each seed once."""
+    if not results:
+        return []
     flat = [_flatten(run.config) for run in results]
     keys = sorted({key for config in flat for key in config if _telling(key)})
     members: dict[tuple[str, ...], list[int]] = {}
     for index, config in enumerate(flat):
         identity = tuple(_canonical(config.get(key, _MISSING)) for key in keys)
         members.setdefault(identity, []).append(index)
-    telling = [
-        key
-        for position, key in enumerate(keys)
-        if len({identity[position] for identity in members}) > 1
-    ]
+    absent = {identity: _absent_sections(keys, identity) for identity in members}
+    # A section some groups lack altogether (an optional one such as curate) tells them apart
+    # as one setting; its keys tell apart only the groups that have it.
+    optional = set.union(*absent.values()) - set.intersection(*absent.values())
+    telling = []
+    for position, key in enumerate(keys):
+        having = [i for i in members if _section(key) not in absent[i] or not optional]
+        if len({identity[position] for identity in having}) > 1:
+            telling.append(key)
     groups = []
     for identity, indices in members.items():
-        settings = {key: identity[keys.index(key)] for key in telling}
+        settings = {
+            section: _MISSING for section in sorted(optional) if section in absent[identity]
+        }
+        settings |= {
+            key: identity[keys.index(key)]
+            for key in telling
+            if _section(key) not in absent[identity] or _section(key) not in optional
+        }
         runs: dict[int | None, RunResults] = {}
         for index in indices:
             seed = results[index].config.get(SEED_KEY)
@@ -185,13 +199,41 @@ def paired_differences(groups: Sequence[SeedGroup]) -> list[Difference]:
     found = []
     for position, first in enumerate(groups):
         for second in groups[position + 1 :]:
-            differing = [k for k in first.settings if first.settings[k] != second.settings[k]]
+            keys = [*first.settings, *(k for k in second.settings if k not in first.settings)]
+            differing = [k for k in keys if first.settings.get(k) != second.settings.get(k)]
             seeds = [seed for seed in second.seeds if seed in first.runs]
-            if len(differing) == 1 and seeds:
-                key = differing[0]
-                label = f"{key}: {second.settings[key]} - {first.settings[key]}"
+            label = _one_setting(differing, first.settings, second.settings)
+            if label is not None and seeds:
                 found.append(Difference(label, first, second, seeds))
     return found
+
+
+def _one_setting(
+    differing: Sequence[str], first: Mapping[str, str], second: Mapping[str, str]
+) -> str | None:
+    """'key: second - first' when the groups differ in one setting: one key, or one optional
+    section that one of them lacks (its keys in the other shown as the value); else None."""
+    if len(differing) == 1 and differing[0] in first and differing[0] in second:
+        key = differing[0]
+        return f"{key}: {second[key]} - {first[key]}"
+    sections = {_section(key) for key in differing}
+    if len(sections) != 1:
+        return None
+    (section,) = sections
+
+    def value(settings: Mapping[str, str]) -> str:
+        if settings.get(section) == _MISSING:
+            return _MISSING
+        inside = [
+            f"{k.removeprefix(section + '.')}={v}"
+            for k, v in settings.items()
+            if _section(k) == section
+        ]
+        return ", ".join(inside) or "set"
+
+    if _MISSING not in (first.get(section), second.get(section)):
+        return None
+    return f"{section}: {value(second)} - {value(first)}"
 
 
 def group_estimates(
@@ -219,6 +261,18 @@ def difference_estimates(
             if values:
                 found[generation, metric] = estimate(values, confidence)
     return found
+
+
+def _section(key: str) -> str:
+    return key.split(".")[0]
+
+
+def _absent_sections(keys: Sequence[str], identity: Sequence[str]) -> set[str]:
+    """The sections with keys among `keys` of which this identity has none set."""
+    present = {
+        _section(key) for key, value in zip(keys, identity, strict=True) if value != _MISSING
+    }
+    return {_section(key) for key in keys if "." in key} - present
 
 
 def _telling(key: str) -> bool:
