@@ -16,11 +16,14 @@ import yaml
 
 from lab.cli import main
 from lab.config import load_config
+from lab.domains.text.curation_report import SHOWN_EACH, curation_section
 from lab.domains.text.features import BUCKETS, word_profiles
+from lab.domains.text.report import byte_text
 from lab.domains.text.tokens import BYTES
 from lab.domains.vectors.mixture import MixtureFit
 from lab.domains.vectors.statistics import component_posteriors
 from lab.rundir.directory import METRICS_FILE
+from lab.rundir.results import read_run
 from tests.test_text_run import SAMPLES as TEXT_SAMPLES
 from tests.test_text_run import TINY_TEXT
 
@@ -98,6 +101,24 @@ def test_text_curation_keeps_what_generation_0s_model_finds_likeliest(text_runs)
     row = _rows(curated / METRICS_FILE)[0]
     assert float(row["curated_fraction"]) == pytest.approx(1 / 3, abs=1e-6)
     assert "class_entropy_kept" not in row
+
+
+def test_the_text_report_shows_kept_beside_dropped_continuations(text_runs) -> None:
+    """The report's table: per generation the first kept continuations and the first of the
+    first draws the curator dropped, as the files hold them; a plain run has no such table."""
+    curated = text_runs["curated"]
+    section = curation_section(read_run(curated), byte_text)
+    assert section is not None and section.table is not None
+    for generation, row in enumerate(section.table.rows):
+        kept = _npz(curated / f"curated/gen_{generation:03d}.npz")["sequences"]
+        drawn = _npz(curated / f"samples/gen_{generation:03d}.npz")["sequences"]
+        draws = {int(r["draw"]) for r in _rows(curated / f"curated/gen_{generation:03d}.csv")}
+        dropped = [i for i in range(len(drawn)) if i not in draws][:SHOWN_EACH]
+        expected = [byte_text(r) for r in [*kept[:SHOWN_EACH], *drawn[dropped]]]
+        assert row == (f"generation {generation}", *expected)
+    assert len(section.table.rows) == 2
+    assert "What the curator kept" in (curated / "report.html").read_text()
+    assert curation_section(read_run(text_runs["plain"]), byte_text) is None
 
 
 @pytest.fixture(scope="module")

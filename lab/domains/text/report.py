@@ -10,6 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from lab.domains.protocol import ReportFigure, ReportSection, ReportTable
+from lab.domains.text.curation_report import curation_section
 from lab.domains.text.files import SHOWN_PROMPTS_TEXT, SHOWN_TEXT, text_files
 from lab.domains.text.words import decode
 from lab.report.figures import MAX_LEGEND_GENERATIONS, PLOTS_DIR, png
@@ -28,12 +29,20 @@ def report_sections(results: RunResults) -> list[ReportSection]:
     stored = {generation: decode_npz(results.read_file(path)) for generation, path in samples}
     if not stored:
         return []
-    return [_continuations(stored), _perplexities(stored)]
+    sections = [_continuations(stored), _perplexities(stored)]
+    curated = curation_section(results, byte_text)
+    return sections if curated is None else [*sections, curated]
 
 
 def readable(data: bytes) -> str:
     """Bytes as text a page can show: invalid UTF-8 and control characters as U+FFFD."""
     return decode(data).translate(_UNPRINTABLE)
+
+
+def byte_text(row: np.ndarray) -> str | None:
+    """A row of byte tokens as readable text; None for a tokenizer's ids, which the report
+    cannot read without the tokenizer."""
+    return readable(bytes(row)) if row.dtype == np.uint8 else None
 
 
 def _shown(arrays: dict[str, np.ndarray], key: str, text_key: str) -> list[str]:
