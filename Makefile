@@ -98,7 +98,8 @@ mnist-dcgan: $(STAMP)
 # Curation (docs/curation.md): the digits VAE under replace, plain and with each built-in
 # curator, and fresh with judge_confidence, side by side; the Gaussian mixture plain and with
 # each built-in curator; the text demo plain and curated by generation 0's model.
-.PHONY: demo-curation demo-curation-mixture demo-curation-text demo-curation-seeds
+.PHONY: demo-curation demo-curation-mixture demo-curation-text demo-curation-seeds \
+  demo-correction-mixture
 CURATION_RUNS := demo_curation demo_curation_judge_confidence demo_curation_class_balance \
   demo_curation_dedupe demo_curation_feature_density demo_curation_fresh_judge_confidence
 CURATORS := judge_confidence class_balance dedupe feature_density
@@ -115,6 +116,12 @@ demo-curation-text: $(STAMP)
 # The mixture's curators over five seeds, as one sweep, with paired differences against plain.
 demo-curation-seeds: $(STAMP)
 	$(LAB) sweep experiments/sweeps/gmm_curation_seeds.yaml --parallel $(PARALLEL) $(ARGS)
+
+# Gillman et al.'s self-correcting expert on the mixture: plain against two strengths, then the
+# same over five seeds with paired differences against plain.
+demo-correction-mixture: $(STAMP)
+	$(call side-by-side,curation,gmm_curation gmm_correction_01 gmm_correction_05,gmm_correction_compare)
+	$(LAB) sweep experiments/sweeps/gmm_correction_seeds.yaml --parallel $(PARALLEL) $(ARGS)
 
 # A class-conditional DDPM on digits (docs/diffusion.md): the CPU demo on mnist5k,
 # and MAD's size on full MNIST for a GPU.

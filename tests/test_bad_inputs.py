@@ -787,6 +787,15 @@ def curate_gaussian_chains(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _vector_run(tmp, {"curate": {"kind": "dedupe"}})
 
 
+def correct_gaussian_chains(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    return _vector_run(tmp, {"correct": {"strength": 0.5}})
+
+
+def correct_other_components(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
+    model = {"kind": "gmm", "components": 3}
+    return _vector_run(tmp, {"data": {"name": "gmm"}, "model": model, "correct": {}})
+
+
 def curate_text_by_class(tmp: Path, _: pytest.MonkeyPatch) -> list[str]:
     return _run(tmp, {**_TINY_TEXT, "curate": {"kind": "class_balance"}})
 
@@ -902,7 +911,17 @@ CASES = {
     "curate-chains": Case(
         "curation of Gaussian chains (no points kept)",
         curate_gaussian_chains,
-        ("'curate'", "mean and scatter", "mixture"),
+        ("'curate'", "mean and scatter", "'gmm'"),
+    ),
+    "correct-chains": Case(
+        "self-correction of Gaussian chains",
+        correct_gaussian_chains,
+        ("'correct'", "nothing to correct", "'gmm'"),
+    ),
+    "correct-components": Case(
+        "self-correction with more components than the real mixture",
+        correct_other_components,
+        ("'correct'", "model.components is 3", "set model.components to 2"),
     ),
     "curate-text-classes": Case(
         "class-balancing curator on text",

@@ -317,6 +317,11 @@ class _Stop(KeyboardInterrupt):
             "accumulate",
             "curated:20",
         ),
+        (
+            {**MIXTURE, "curate": {"kind": "dedupe"}, "correct": {"strength": 0.5}},
+            "accumulate",
+            "fitted:20",
+        ),
     ],
 )
 def test_a_stopped_run_resumes_to_the_same_bytes(tmp_path, monkeypatch, base, regime, stop_at):

@@ -10,6 +10,7 @@ from scipy.linalg import sqrtm
 from scipy.stats import multivariate_normal
 
 from lab.domains.vectors import gaussian
+from lab.domains.vectors.correction import corrected, transport_matrix
 from lab.domains.vectors.mixture import MixtureFit
 from lab.domains.vectors.statistics import (
     chain_statistics,
@@ -124,3 +125,23 @@ def test_sufficient_statistics_equal_those_of_the_points() -> None:
     assert (merged.count, merged.real) == (12, 5)
     torch.testing.assert_close(merged.mean, union.mean)
     torch.testing.assert_close(merged.scatter, union.scatter)
+
+
+def test_the_experts_transport_takes_a_fitted_gaussian_to_the_real_one() -> None:
+    """A S A = R; at strength 1, points whose own mean and covariance are the fit's come out
+    with exactly the real component's; at 0.3 each moves 0.3 of the way."""
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(400, 2)) @ np.array([[1.5, 0.0], [0.7, 0.4]]) + [1.0, -2.0]
+    fitted = np.cov(points, rowvar=False, bias=True)
+    fit = MixtureFit(np.array([1.0]), points.mean(0)[None], fitted[None], 0)
+    real = MixtureFit(np.array([1.0]), np.array([[-2.0, 0.5]]), _random_covariances(rng, 1, 2), 0)
+    transport = transport_matrix(fitted, real.covariances[0])
+    np.testing.assert_allclose(transport @ fitted @ transport, real.covariances[0], atol=1e-10)
+    np.testing.assert_allclose(transport, transport.T, atol=1e-12)
+    moved = corrected(points, fit, real, 1.0)
+    np.testing.assert_allclose(moved.mean(0), real.means[0], atol=1e-10)
+    np.testing.assert_allclose(
+        np.cov(moved, rowvar=False, bias=True), real.covariances[0], atol=1e-10
+    )
+    partly = corrected(points, fit, real, 0.3)
+    np.testing.assert_allclose(partly, points + 0.3 * (moved - points), atol=1e-12)

@@ -76,21 +76,31 @@ class MixtureCuration:
         return KeptPoints(points[kept.indices.numpy()], kept), columns
 
 
-def curated_arrays(generations: Sequence[int], kept: Sequence[KeptPoints]) -> dict[str, np.ndarray]:
-    """A block's curation file: every generation's kept points one after another
-    (`kept_counts` says how many each), which draw each was, and its score."""
+def stacked_points(
+    generations: Sequence[int], parts: Sequence[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Every generation's points one after another, `kept_counts` saying how many each: a
+    block file of what its generations passed on (which may differ in number)."""
     return {
         "generations": np.array(generations, dtype=np.int64),
-        "kept_counts": np.array([len(part.points) for part in kept], dtype=np.int64),
-        "points": np.concatenate([part.points for part in kept]),
+        "kept_counts": np.array([len(part) for part in parts], dtype=np.int64),
+        "points": np.concatenate(parts),
+    }
+
+
+def curated_arrays(generations: Sequence[int], kept: Sequence[KeptPoints]) -> dict[str, np.ndarray]:
+    """A block's curation file: every generation's kept points (stacked_points), which draw
+    each was, its score and the curator."""
+    return {
+        **stacked_points(generations, [part.points for part in kept]),
         "draws": np.concatenate([part.kept.indices.numpy() for part in kept]),
         "scores": np.concatenate([part.kept.scores.numpy() for part in kept]),
         "curators": np.array([part.kept.curator for part in kept], dtype=np.str_),
     }
 
 
-def kept_by_generation(stored: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """generation -> its kept points, from a block's curation file."""
+def points_by_generation(stored: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """generation -> its points, from a block file of stacked_points."""
     bounds = np.cumsum(stored["kept_counts"])[:-1]
     parts = np.split(stored["points"], bounds)
     return {int(g): part for g, part in zip(stored["generations"], parts, strict=True)}

@@ -61,10 +61,10 @@ class VectorDomain:
 
     def _run_block(self, run: RunDirectory, first: int, end: int) -> Block:
         training, previous = self._state_at(run, first)
-        finished, models, drawn, kept = [], [], [], []
+        finished, models, drawn, passed = [], [], [], []
         for generation in range(first, end):
             began = time.perf_counter()
-            model, samples, curated, columns, following = self._step(generation, training, previous)
+            model, samples, record, columns, following = self._step(generation, training, previous)
             row = {
                 "generation": generation,
                 **self.system.statistics(model),
@@ -77,10 +77,10 @@ class VectorDomain:
             finished.append(FinishedGeneration(generation, row, seconds, details))
             models.append(model)
             drawn.append(samples)
-            kept.append(curated)
+            passed.append(record)
             training, previous = following, model
         self._carried = (end, training, previous)
-        arrays = self.system.block_arrays(range(first, end), models, drawn, kept, training)
+        arrays = self.system.block_arrays(range(first, end), models, drawn, passed, training)
         files = {
             block_file(role, first, end - 1): encode_npz(values) for role, values in arrays.items()
         }
@@ -89,16 +89,16 @@ class VectorDomain:
     def _step(
         self, generation: int, training: Any, previous: Any
     ) -> tuple[Any, Any, Any, dict[str, float], Any]:
-        """Fit generation `generation`, draw its samples, let a curator (if any) choose what
-        it passes on, build the next training set: (fit, draws, what the curator kept, its
-        columns, the next training set)."""
+        """Fit generation `generation`, draw its samples, let a curator and the expert (if
+        any) choose and correct what it passes on, build the next training set: (fit, draws,
+        the record of what it passed on, its columns, the next training set)."""
         model = self.system.fit(generation, training, previous)
         faults.reached(f"fitted:{generation}")
         drawn = self.system.draw(generation, model)
-        part, kept, columns = self.system.passed_on(generation, drawn)
+        part, record, columns = self.system.passed_on(generation, model, drawn)
         if regimes.keeps_earlier_data(self.config):
-            return model, drawn, kept, columns, self.system.merge(training, part)
-        return model, drawn, kept, columns, part
+            return model, drawn, record, columns, self.system.merge(training, part)
+        return model, drawn, record, columns, part
 
     def _state_at(self, run: RunDirectory, first: int) -> tuple[Any, Any]:
         """The training set of generation `first` and the fit of generation first - 1."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from lab.experiment import ExperimentConfig
-from lab.schema import SchemaError, bounds, by_kind
+from lab.schema import SchemaError, bounds, by_kind, omitted_at_default
 
 WEIGHT_SUM_TOLERANCE = 1e-6
 
@@ -150,6 +150,17 @@ class VectorSamplingConfig:
     BIASES: ClassVar[tuple[str, ...]] = ("temperature", "truncation")
 
 
+@dataclass(frozen=True)
+class CorrectionConfig:
+    """Self-correction (Gillman et al., ICML 2024): an expert that knows the real distribution
+    moves each point the next generation is fitted to towards it (docs/curation.md)."""
+
+    # How far each point moves towards its image under the optimal transport map from the
+    # fitted component it most likely came from to the real component of that index: 0 not
+    # at all, 1 all the way (the points are then distributed as the real components).
+    strength: float = field(default=0.5, metadata=bounds(gt=0, le=1))
+
+
 @dataclass(frozen=True, kw_only=True)
 class VectorExperiment(ExperimentConfig):
     """A Gaussian or a mixture refitted to its own samples; no training loop."""
@@ -157,6 +168,9 @@ class VectorExperiment(ExperimentConfig):
     model: Any = field(metadata=by_kind(lambda: MODEL_CONFIGS))
     data: Any = field(metadata=by_kind(lambda: DATA_CONFIGS, key="name"))
     sampling: VectorSamplingConfig = field(default_factory=VectorSamplingConfig)
+    # The mixture's self-correcting expert, applied to what each generation passes on (after
+    # a curator, if any); unset, no correction.
+    correct: CorrectionConfig | None = field(default=None, metadata=omitted_at_default())
 
     # Before the image domain owned them, every config held the image sections.
     RETIRED: ClassVar[Mapping[str, tuple[str, ...]]] = {
@@ -189,5 +203,19 @@ class VectorExperiment(ExperimentConfig):
                 "curate",
                 "is given, but the Gaussian chains keep only each generation's mean and "
                 "scatter, not its points, so a curator has nothing to choose among; curate "
-                "data.name 'mixture', or remove the section",
+                "data.name 'gmm', or remove the section",
+            )
+        if self.correct is not None and isinstance(data, GaussianData):
+            raise SchemaError(
+                "correct",
+                "is given, but the Gaussian chains keep only each generation's mean and "
+                "scatter, not its points, so there is nothing to correct; correct data.name "
+                "'gmm', or remove the section",
+            )
+        if self.correct is not None and model.components != len(data.weights):
+            raise SchemaError(
+                "correct",
+                f"is given, but model.components is {model.components} while the real "
+                f"mixture has {len(data.weights)}: the expert maps fitted component k to real "
+                f"component k; set model.components to {len(data.weights)}",
             )

@@ -20,15 +20,23 @@ import torch
 from lab import regimes
 from lab.curation.section import drawn_per_kept
 from lab.domains.vectors import gaussian
+from lab.domains.vectors.correction import corrected
 from lab.domains.vectors.curation import (
     CURATED,
     KeptPoints,
     MixtureCuration,
     curated_arrays,
-    kept_by_generation,
+    points_by_generation,
+    stacked_points,
 )
 from lab.domains.vectors.mixture import MixtureFit, fit_mixture, sample_mixture
-from lab.domains.vectors.settings import GaussianConfig, GaussianData, MixtureConfig, MixtureData
+from lab.domains.vectors.settings import (
+    CorrectionConfig,
+    GaussianConfig,
+    GaussianData,
+    MixtureConfig,
+    MixtureData,
+)
 from lab.domains.vectors.statistics import (
     GAUSSIAN_COLUMNS,
     chain_log_variances,
@@ -44,6 +52,9 @@ from lab.training.seeding import cpu_generator, derive_seed
 from models.latents import draw_latents
 
 FLOAT32_BYTES, FLOAT64_BYTES = 4, 8
+# The role of a block's file of corrected points (corrected/gen_A-B.npz), and its column: how
+# far the expert moved a point, on average.
+CORRECTED, CORRECTION_SHIFT = "corrected", "correction_shift"
 # (role, generation) -> the arrays of the stored block file of that role holding `generation`.
 BlockLoader = Callable[[str, int], dict[str, np.ndarray]]
 
@@ -57,11 +68,13 @@ class VectorSystem(Protocol):
     def real_training(self) -> Any: ...
     def fit(self, generation: int, training: Any, previous: Any) -> Any: ...
     def draw(self, generation: int, model: Any) -> Any: ...
-    def passed_on(self, generation: int, drawn: Any) -> tuple[Any, Any, dict[str, float]]: ...
+    def passed_on(
+        self, generation: int, model: Any, drawn: Any
+    ) -> tuple[Any, Any, dict[str, float]]: ...
     def merge(self, training: Any, part: Any) -> Any: ...
     def statistics(self, model: Any) -> dict[str, float | None]: ...
     def block_arrays(
-        self, generations: Sequence[int], models: list, drawn: list, kept: list, following: Any
+        self, generations: Sequence[int], models: list, drawn: list, passed: list, following: Any
     ) -> dict[str, dict[str, np.ndarray]]: ...
     def restore(self, first: int, load: BlockLoader) -> tuple[Any, Any]: ...
 
@@ -130,9 +143,9 @@ class GaussianChains:
             ) from None
 
     def passed_on(
-        self, generation: int, drawn: gaussian.GaussianStats
+        self, generation: int, model: gaussian.GaussianFit, drawn: gaussian.GaussianStats
     ) -> tuple[gaussian.GaussianStats, None, dict[str, float]]:
-        """The chains pass on all they drew (their config refuses curation)."""
+        """The chains pass on all they drew (their config refuses curation and correction)."""
         return drawn, None, {}
 
     def merge(
@@ -149,7 +162,7 @@ class GaussianChains:
         generations: Sequence[int],
         models: list[gaussian.GaussianFit],
         drawn: list[gaussian.GaussianStats],
-        kept: list[None],
+        passed: list[None],
         following: gaussian.GaussianStats,
     ) -> dict[str, dict[str, np.ndarray]]:
         """Per generation and chain, the fitted mean and log variance (float32: a record for
@@ -193,6 +206,15 @@ class PointSet:
 
 
 @dataclass(frozen=True)
+class Passed:
+    """How a mixture generation chose what it passed on: what a curator kept, and the points
+    after the expert moved them (None where the config asks for neither)."""
+
+    kept: KeptPoints | None = None
+    moved: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class MixtureDraws:
     """A generation's draws: the samples_per_generation a run without curation draws, and
     with a `curate:` section the further ones, from the same stream after them."""
@@ -221,9 +243,13 @@ class MixtureRefits:
         self.curation = None
         if config.curate is not None:
             self.curation = MixtureCuration(config, self.real, self.real_training().points)
-        # What later generations are fitted to: the samples, or what a curator kept of them.
-        self.passed_role = "samples" if self.curation is None else CURATED
-        self.roles = ("fits", "samples", *(() if self.curation is None else (CURATED,)))
+        self.correction: CorrectionConfig | None = config.correct
+        # What later generations are fitted to: the samples, what a curator kept of them, or
+        # those after the expert's correction; each has its own block files.
+        passing = [CURATED] if self.curation is not None else []
+        passing += [CORRECTED] if self.correction is not None else []
+        self.roles = ("fits", "samples", *passing)
+        self.passed_role = self.roles[-1]
 
     @cached_property
     def heldout(self) -> np.ndarray:
@@ -292,13 +318,22 @@ class MixtureRefits:
         return MixtureDraws(PointSet(parts[0], 0), parts[1] if len(parts) > 1 else None)
 
     def passed_on(
-        self, generation: int, drawn: MixtureDraws
-    ) -> tuple[PointSet, KeptPoints | None, dict[str, float]]:
-        """(what the next training set takes of the draws, what a curator kept, its columns)."""
-        if self.curation is None:
-            return drawn.samples, None, {}
-        kept, columns = self.curation(generation, drawn.points)
-        return PointSet(kept.points, 0), kept, columns
+        self, generation: int, model: MixtureFit, drawn: MixtureDraws
+    ) -> tuple[PointSet, Passed, dict[str, float]]:
+        """(what the next training set takes of the draws, the record of how, its columns):
+        the first draws, or what a curator kept of all of them; then, with a `correct:`
+        section, those points moved by the expert (lab/domains/vectors/correction.py)."""
+        points, kept, columns = drawn.samples.points, None, {}
+        if self.curation is not None:
+            kept, columns = self.curation(generation, drawn.points)
+            points = kept.points
+        moved = None
+        if self.correction is not None:
+            moved = corrected(points, model, self.real, self.correction.strength)
+            shift = float(np.linalg.norm(moved - points, axis=1).mean())
+            columns = {**columns, CORRECTION_SHIFT: shift}
+            points = moved
+        return PointSet(points, 0), Passed(kept, moved), columns
 
     def merge(self, training: PointSet, part: PointSet) -> PointSet:
         return PointSet(np.concatenate([training.points, part.points]), training.real)
@@ -313,7 +348,7 @@ class MixtureRefits:
         generations: Sequence[int],
         models: list[MixtureFit],
         drawn: list[MixtureDraws],
-        kept: list[KeptPoints | None],
+        passed: list[Passed],
         following: PointSet,
     ) -> dict[str, dict[str, np.ndarray]]:
         """Every generation's fit and samples (float64, exact: the samples, or what a curator
@@ -330,9 +365,12 @@ class MixtureRefits:
             "generations": fits["generations"],
             "samples": np.stack([part.samples.points for part in drawn]),
         }
-        if self.curation is None:
-            return {"fits": fits, "samples": samples}
-        return {"fits": fits, "samples": samples, CURATED: curated_arrays(generations, kept)}
+        arrays = {"fits": fits, "samples": samples}
+        if self.curation is not None:
+            arrays[CURATED] = curated_arrays(generations, [part.kept for part in passed])
+        if self.correction is not None:
+            arrays[CORRECTED] = stacked_points(generations, [part.moved for part in passed])
+        return arrays
 
     def restore(self, first: int, load: BlockLoader) -> tuple[PointSet, MixtureFit]:
         last = first - 1
@@ -357,8 +395,8 @@ class MixtureRefits:
     def _passed_in_block(self, load: BlockLoader, generation: int) -> dict[int, np.ndarray]:
         """generation -> the points it passed on, for the stored block holding `generation`."""
         stored = load(self.passed_role, generation)
-        if self.curation is not None:
-            return kept_by_generation(stored)
+        if self.passed_role != "samples":
+            return points_by_generation(stored)
         return dict(zip(map(int, stored["generations"]), stored["samples"], strict=True))
 
 
