@@ -161,6 +161,14 @@ class CorrectionConfig:
     strength: float = field(default=0.5, metadata=bounds(gt=0, le=1))
 
 
+# The sections that act on a generation's points, which the Gaussian chains never hold, and
+# what that leaves them to do.
+POINTS_ONLY = {
+    "curate": "a curator has nothing to choose among",
+    "correct": "there is nothing to correct",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class VectorExperiment(ExperimentConfig):
     """A Gaussian or a mixture refitted to its own samples; no training loop."""
@@ -198,20 +206,14 @@ class VectorExperiment(ExperimentConfig):
                 f"{self.regime!r} is not supported for {data.name!r}; use 'replace' or "
                 "'accumulate'",
             )
-        if self.curate is not None and isinstance(data, GaussianData):
-            raise SchemaError(
-                "curate",
-                "is given, but the Gaussian chains keep only each generation's mean and "
-                "scatter, not its points, so a curator has nothing to choose among; curate "
-                "data.name 'gmm', or remove the section",
-            )
-        if self.correct is not None and isinstance(data, GaussianData):
-            raise SchemaError(
-                "correct",
-                "is given, but the Gaussian chains keep only each generation's mean and "
-                "scatter, not its points, so there is nothing to correct; correct data.name "
-                "'gmm', or remove the section",
-            )
+        for section, nothing in POINTS_ONLY.items():
+            if getattr(self, section) is not None and isinstance(data, GaussianData):
+                raise SchemaError(
+                    section,
+                    "is given, but the Gaussian chains keep only each generation's mean and "
+                    f"scatter, not its points, so {nothing}; {section} data.name 'gmm', or "
+                    "remove the section",
+                )
         if self.correct is not None and model.components != len(data.weights):
             raise SchemaError(
                 "correct",
