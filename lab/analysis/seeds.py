@@ -159,21 +159,21 @@ def group_by_seed(results: Sequence[RunResults]) -> list[SeedGroup]:
     # A section some groups lack altogether (an optional one such as curate) tells them apart
     # as one setting; its keys tell apart only the groups that have it.
     optional = set.union(*absent.values()) - set.intersection(*absent.values())
-    telling = []
-    for position, key in enumerate(keys):
-        having = [i for i in members if _section(key) not in absent[i] or not optional]
-        if len({identity[position] for identity in having}) > 1:
-            telling.append(key)
+
+    def lacks(identity: tuple[str, ...], key: str) -> bool:
+        return _section(key) in optional and _section(key) in absent[identity]
+
+    telling = [
+        key
+        for position, key in enumerate(keys)
+        if len({i[position] for i in members if not lacks(i, key)}) > 1
+    ]
     groups = []
     for identity, indices in members.items():
         settings = {
             section: _MISSING for section in sorted(optional) if section in absent[identity]
         }
-        settings |= {
-            key: identity[keys.index(key)]
-            for key in telling
-            if _section(key) not in absent[identity] or _section(key) not in optional
-        }
+        settings |= {key: identity[keys.index(key)] for key in telling if not lacks(identity, key)}
         runs: dict[int | None, RunResults] = {}
         for index in indices:
             seed = results[index].config.get(SEED_KEY)
@@ -276,7 +276,7 @@ def _absent_sections(keys: Sequence[str], identity: Sequence[str]) -> set[str]:
 
 
 def _telling(key: str) -> bool:
-    return key != SEED_KEY and key.split(".")[0] not in IGNORED_SECTIONS
+    return key != SEED_KEY and _section(key) not in IGNORED_SECTIONS
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from lab.curation.contract import OFFERED, SELECT
-from lab.curation.files import CLASS_ENTROPY_KEPT, CURATED_FRACTION
+from lab.curation.files import CLASS_ENTROPY_KEPT, CURATED_FRACTION, PROVENANCE_COLUMNS
 from lab.curation.section import CurateConfig
 from lab.errors import DataError, ModelContractError
 from lab.generators.contract import declared_keywords
@@ -63,7 +63,7 @@ class Kept:
     def provenance_csv(self) -> bytes:
         """One row per kept item, in the curated file's order."""
         buffer = io.StringIO()
-        buffer.write("kept,draw,curator,score\n")
+        buffer.write(",".join(PROVENANCE_COLUMNS) + "\n")
         for position, (draw, score) in enumerate(
             zip(self.indices.tolist(), self.scores.tolist(), strict=True)
         ):

@@ -174,7 +174,7 @@ class TrainedDomain(ABC):
     ) -> Measured:
         """The generation's metrics and files, from its model and draws."""
 
-    # What a domain whose config allows curation (its CURATES) supplies.
+    # What a domain supplies for a `curate:` section (lab/curation/).
 
     def curation_draws(self, drawn: Any) -> Draws:
         """All of a generation's draws (the first samples_per_generation, then the extra

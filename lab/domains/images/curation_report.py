@@ -9,12 +9,15 @@ through the run's manifest (hash-checked), never trusted as it lies on disk.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import torch
 
-from lab.curation.files import CLASS_ENTROPY_KEPT, CURATED, CURATION, curation_files
+from lab.curation.files import (
+    CLASS_ENTROPY_KEPT,
+    CURATED,
+    CURATION,
+    curation_files,
+    read_provenance,
+)
 from lab.domains.images.files import image_files
 from lab.domains.images.grids import grid_png
 from lab.domains.protocol import ReportFigure, ReportSection
@@ -25,7 +28,6 @@ from lab.rundir.storage import decode_npz
 
 TITLE = "What the curator kept"
 IMAGES_KEY = "images"
-CURATOR_COLUMN = "curator"
 # The draws' class entropy, the column class_entropy_kept sits beside.
 CLASS_ENTROPY = "class_entropy"
 
@@ -42,7 +44,8 @@ def curation_section(results: RunResults, rows: int) -> ReportSection | None:
     curators: list[str] = []
     empty: list[int] = []
     for generation, reasons in done:
-        curators += [c for c in _curators(results.read_file(reasons)) if c not in curators]
+        named = read_provenance(results.read_file(reasons)).curators
+        curators += [c for c in named if c not in curators]
         drawn = _images(results, image_files(generation)["samples"])
         kept = _images(results, curation_files(generation)[CURATED])
         grids.append(_grid(drawn, rows, generation, "drawn"))
@@ -66,15 +69,6 @@ def _grid(images: torch.Tensor, rows: int, generation: int, which: str) -> Repor
     return ReportFigure(
         relative, grid_png(shown, rows), f"generation {generation}: first {len(shown)} {which}"
     )
-
-
-def _curators(reasons: bytes) -> list[str]:
-    """The curator names of a curated/gen_NNN.csv, in order of first appearance."""
-    names: list[str] = []
-    for row in csv.DictReader(io.StringIO(reasons.decode())):
-        if row[CURATOR_COLUMN] not in names:
-            names.append(row[CURATOR_COLUMN])
-    return names
 
 
 def _note(rows: int, curators: list[str], empty: list[int]) -> str:

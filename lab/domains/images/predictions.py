@@ -44,10 +44,8 @@ def predict_confidence(
     """(the class judge's probability of its label, float32 [N]; that label, int64 [N]) per
     uint8 image, on the CPU: how sure the judge is, for curation by verification."""
     judge.eval()
-    with plan.inference():
-        parts = [
-            judge(plan.place(chunk)).float().softmax(dim=1).max(dim=1)
-            for chunk in images.split(batch_size)
-        ]
-    confidence = torch.cat([part.values.cpu() for part in parts])
-    return confidence, torch.cat([part.indices.cpu() for part in parts])
+    probabilities = _batched(
+        lambda chunk: judge(chunk).float().softmax(dim=1), images, plan, batch_size
+    )
+    confidence, labels = probabilities.max(dim=1)
+    return confidence, labels

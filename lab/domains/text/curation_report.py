@@ -4,13 +4,11 @@ what it rewards (fluent text, or the same phrase again) and not only its columns
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 
 import numpy as np
 
-from lab.curation.files import CURATED, CURATION, curation_files
+from lab.curation.files import CURATED, CURATION, curation_files, read_provenance
 from lab.domains.protocol import ReportSection, ReportTable
 from lab.domains.text.files import text_files
 from lab.rundir.results import RunResults
@@ -41,11 +39,11 @@ def curation_section(
     rows = []
     curators: list[str] = []
     for generation, reasons in done:
-        kept_draws, names = _kept_draws(results.read_file(reasons))
-        curators += [name for name in names if name not in curators]
+        provenance = read_provenance(results.read_file(reasons))
+        curators += [name for name in provenance.curators if name not in curators]
         kept = decode_npz(results.read_file(curation_files(generation)[CURATED]))["sequences"]
         drawn = decode_npz(results.read_file(text_files(generation)["samples"]))["sequences"]
-        dropped = np.setdiff1d(np.arange(len(drawn)), kept_draws)[:SHOWN_EACH]
+        dropped = np.setdiff1d(np.arange(len(drawn)), provenance.draws)[:SHOWN_EACH]
         cells = [decode(row) for row in kept[:SHOWN_EACH]] + [decode(drawn[i]) for i in dropped]
         if any(cell is None for cell in cells):
             return ReportSection(TITLE, UNREADABLE)
@@ -58,10 +56,3 @@ def curation_section(
         "metric measures) that it dropped, all in draw order."
     )
     return ReportSection(TITLE, note, table=ReportTable(header, rows))
-
-
-def _kept_draws(reasons: bytes) -> tuple[np.ndarray, list[str]]:
-    """The draw index of every kept continuation, and the curators named, from the csv."""
-    rows = list(csv.DictReader(io.StringIO(reasons.decode())))
-    names = list(dict.fromkeys(row["curator"] for row in rows))
-    return np.array([int(row["draw"]) for row in rows], dtype=np.int64), names
